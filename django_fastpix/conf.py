@@ -1,0 +1,56 @@
+"""The app's settings: one ``FASTPIX`` dict, read on every access, defaults here only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+DEFAULTS: dict[str, Any] = {
+    # Where the API lives; tests and local development point it at the fake server.
+    "API_BASE_URL": "https://api.fastpix.com/v1",
+    # Seconds to open a connection, and to wait for each response.
+    "CONNECT_TIMEOUT": 5.0,
+    "READ_TIMEOUT": 30.0,
+    # Retries after the first attempt, on 408/429/5xx and connection errors.
+    "MAX_RETRIES": 3,
+    # Exponential backoff: BASE * 2**attempt seconds with full jitter, capped at MAX.
+    "RETRY_BACKOFF_BASE": 0.25,
+    "RETRY_BACKOFF_MAX": 8.0,
+    # A Retry-After longer than this is not waited for: the error is raised instead.
+    "RETRY_AFTER_MAX": 30.0,
+    # How often (seconds) last_used_at is written back; calls in between write nothing.
+    "LAST_USED_WRITE_INTERVAL": 60.0,
+    # Key for the token-id digest; None derives one from SECRET_KEY.
+    "TOKEN_DIGEST_KEY": None,
+    "USER_AGENT": None,
+}
+
+
+class FastPixSettings:
+    """Attribute access to ``settings.FASTPIX`` with defaults; unknown keys are an error."""
+
+    def _user_settings(self) -> dict[str, Any]:
+        configured = getattr(settings, "FASTPIX", None) or {}
+        if not isinstance(configured, dict):
+            raise ImproperlyConfigured("settings.FASTPIX must be a dict.")
+        unknown = sorted(set(configured) - set(DEFAULTS))
+        if unknown:
+            raise ImproperlyConfigured(
+                f"Unknown key(s) in settings.FASTPIX: {', '.join(unknown)}. "
+                f"Known keys: {', '.join(sorted(DEFAULTS))}."
+            )
+        return configured
+
+    def __getattr__(self, name: str) -> Any:
+        if name not in DEFAULTS:
+            raise AttributeError(f"FASTPIX has no setting {name!r}")
+        return self._user_settings().get(name, DEFAULTS[name])
+
+    def validate(self) -> None:
+        """Raise ImproperlyConfigured for unknown keys (used by the system checks)."""
+        self._user_settings()
+
+
+fastpix_settings = FastPixSettings()

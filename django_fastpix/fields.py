@@ -1,0 +1,156 @@
+"""Encrypted model field that fails closed when the configured keys cannot decrypt a value.
+
+The storage format is django-encrypted-model-fields' own (Fernet tokens, ``FIELD_ENCRYPTION_KEY``
+a key or a list of keys, the first encrypting), and the crypter comes from that library. What
+this module adds is what the library leaves open: with a wrong key the library hands back the
+ciphertext as if it were the value, and a later save encrypts that ciphertext again, destroying
+the secret. Here an undecryptable value becomes an :class:`UndecryptableValue` that refuses to be
+used as text and is written back to the database byte for byte, never re-encrypted.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cryptography.fernet import InvalidToken, MultiFernet
+from django.conf import settings
+from django.core.exceptions import FieldError
+from django.db import models
+from django.db.backends.base.base import BaseDatabaseWrapper
+
+from .exceptions import EncryptionKeyError, UndecryptableValueError
+
+_crypters: dict[tuple[str, ...], MultiFernet] = {}
+
+
+def configured_keys() -> tuple[str, ...]:
+    """FIELD_ENCRYPTION_KEY as a tuple of keys (first encrypts); empty when not set."""
+    keys = getattr(settings, "FIELD_ENCRYPTION_KEY", None)
+    if not keys:
+        return ()
+    if isinstance(keys, (list, tuple)):
+        return tuple(str(k) for k in keys)
+    return (str(keys),)
+
+
+def get_crypter() -> MultiFernet:
+    """The crypter for the current FIELD_ENCRYPTION_KEY, built by the library and cached per key."""
+    keys = configured_keys()
+    if not keys:
+        raise EncryptionKeyError(
+            "FIELD_ENCRYPTION_KEY is not set: django_fastpix stores FastPix secrets encrypted. "
+            "Generate one with `python -c 'from cryptography.fernet import Fernet; "
+            "print(Fernet.generate_key().decode())'` and set it (e.g. from the environment)."
+        )
+    crypter = _crypters.get(keys)
+    if crypter is None:
+        # Imported here: the library builds a crypter at import time and raises when the
+        # setting is missing, which would turn our clear system check into an import error.
+        from encrypted_model_fields import fields as library
+
+        try:
+            crypter = MultiFernet([library.parse_key(key) for key in keys])
+        except Exception as exc:  # the library raises bare ValueError/TypeError for bad keys
+            raise EncryptionKeyError(
+                "FIELD_ENCRYPTION_KEY is malformed: each key must be 32 url-safe base64-encoded "
+                f"bytes ({type(exc).__name__})."
+            ) from None
+        _crypters[keys] = crypter
+    return crypter
+
+
+def encrypt(value: str) -> str:
+    """Encrypt ``value`` under the first configured key."""
+    return get_crypter().encrypt(value.encode("utf-8")).decode("ascii")
+
+
+def decrypt(ciphertext: str) -> str:
+    """Decrypt with any configured key; raises InvalidToken when none fits."""
+    return get_crypter().decrypt(ciphertext.encode("ascii")).decode("utf-8")
+
+
+def is_current(ciphertext: str) -> bool:
+    """Whether ``ciphertext`` is already encrypted under the first (current) key."""
+    first = MultiFernet(get_crypter()._fernets[:1])
+    try:
+        first.decrypt(ciphertext.encode("ascii"))
+    except InvalidToken:
+        return False
+    return True
+
+
+class UndecryptableValue:
+    """Stands in for a stored value that the configured keys cannot decrypt."""
+
+    __slots__ = ("ciphertext",)
+
+    def __init__(self, ciphertext: str) -> None:
+        self.ciphertext = ciphertext
+
+    def __repr__(self) -> str:
+        return "<UndecryptableValue>"
+
+    def __str__(self) -> str:
+        raise UndecryptableValueError(
+            "An encrypted FastPix value cannot be decrypted with FIELD_ENCRYPTION_KEY; add the "
+            "key it was encrypted with (a list, new key first) and run fastpix_rotate_keys."
+        )
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, UndecryptableValue) and other.ciphertext == self.ciphertext
+
+    def __hash__(self) -> int:
+        return hash(self.ciphertext)
+
+    def __bool__(self) -> bool:
+        return True
+
+
+class EncryptedTextField(models.TextField):  # type: ignore[type-arg]
+    """A text column holding a Fernet token; decrypts on load, fails closed on a wrong key.
+
+    Never filter on it: each encryption of the same value differs, so lookups match nothing.
+    """
+
+    description = "Text encrypted at rest with FIELD_ENCRYPTION_KEY"
+
+    def from_db_value(self, value: Any, expression: Any, connection: BaseDatabaseWrapper) -> Any:
+        if value is None or value == "":
+            return value
+        try:
+            return decrypt(value)
+        except InvalidToken:
+            return UndecryptableValue(value)
+
+    def to_python(self, value: Any) -> Any:
+        # Form and deserialisation input is plaintext; decryption only happens on load.
+        return value
+
+    def get_prep_value(self, value: Any) -> Any:
+        if isinstance(value, UndecryptableValue):
+            return value.ciphertext
+        return super().get_prep_value(value)
+
+    def get_db_prep_save(self, value: Any, connection: BaseDatabaseWrapper) -> Any:
+        if value is None or value == "":
+            return value
+        if isinstance(value, UndecryptableValue):
+            # Written back exactly as stored: re-encrypting would destroy the secret.
+            return value.ciphertext
+        if hasattr(value, "as_sql"):
+            # An expression (bulk_update's CASE): its Values are encrypted as they compile.
+            # The library encrypts str(expression) here, silently corrupting every row.
+            return value
+        return encrypt(str(value))
+
+    def get_lookup(self, lookup_name: str) -> Any:
+        if lookup_name not in ("isnull",):
+            raise FieldError(
+                f"Filtering on the encrypted field {self.name!r} (lookup {lookup_name!r}) would "
+                "silently match nothing: filter on its digest or hint column instead."
+            )
+        return super().get_lookup(lookup_name)
+
+    def value_to_string(self, obj: models.Model) -> str:
+        # dumpdata and serializers must not write secrets in plain text.
+        return "<encrypted>"

@@ -1,0 +1,202 @@
+"""fastpix_token: add, list, revoke and invalidate FastPix access tokens from a shell."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import environ
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from ...exceptions import FastPixError
+from ...models import AccessToken, Workspace
+from ...scopes import Scope
+from ...services import tokens as token_services
+
+ENV_TOKEN_ID = "FASTPIX_TOKEN_ID"
+ENV_SECRET_KEY = "FASTPIX_SECRET_KEY"
+
+
+class Command(BaseCommand):
+    help = (
+        "Manage FastPix access tokens. Secrets are read from a prompt, standard input, a .env "
+        "file or the environment, never from the command line (it leaks into shell history)."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+        kwargs = {"cmd": self} if hasattr(parser, "called_from_command_line") else {}
+
+        add = sub.add_parser("add", help="Store a new token (encrypted).", **kwargs)
+        add.add_argument("--workspace", required=True, help="Workspace slug.")
+        add.add_argument("--name", required=True, help="A name operators will recognise.")
+        add.add_argument(
+            "--scope",
+            choices=[s.value for s in Scope],
+            default=Scope.READ_WRITE.value,
+            help="What the token was granted in FastPix (default read_write).",
+        )
+        source = add.add_mutually_exclusive_group()
+        source.add_argument(
+            "--stdin",
+            action="store_true",
+            help="Read the token id and the secret key as two lines from standard input.",
+        )
+        source.add_argument(
+            "--env-file",
+            type=Path,
+            help=f"Read {ENV_TOKEN_ID} and {ENV_SECRET_KEY} from this .env file.",
+        )
+        source.add_argument(
+            "--from-env",
+            action="store_true",
+            help=f"Read {ENV_TOKEN_ID} and {ENV_SECRET_KEY} from the environment.",
+        )
+        add.add_argument("--json", action="store_true", help="Print the result as JSON.")
+
+        lst = sub.add_parser("list", help="List tokens (hints only, never secrets).", **kwargs)
+        lst.add_argument("--workspace", help="Only this workspace (slug).")
+        lst.add_argument("--json", action="store_true", help="Print JSON.")
+
+        for name, helptext in (
+            ("revoke", "Revoke a token for good (after a leak). Irreversible."),
+            ("invalidate", "Mark a token invalid; only a successful verify makes it active."),
+        ):
+            p = sub.add_parser(name, help=helptext, **kwargs)
+            p.add_argument("token", type=int, help="Token primary key (see `list`).")
+            p.add_argument("--reason", required=name == "revoke", default="", help="Why.")
+            p.add_argument("--json", action="store_true", help="Print JSON.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        try:
+            getattr(self, f"handle_{options['action']}")(**options)
+        except FastPixError as exc:
+            raise CommandError(str(exc)) from None
+
+    # --- sub-commands ---
+
+    def handle_add(self, **options: Any) -> None:
+        workspace = self._workspace(options["workspace"])
+        token_id, secret_key = self._read_credentials(options)
+        token = token_services.add_token(
+            workspace=workspace,
+            name=options["name"],
+            token_id=token_id,
+            secret_key=secret_key,
+            scope=options["scope"],
+        )
+        self._report(token, options, f"Added token #{token.pk} {token}.")
+
+    def handle_list(self, **options: Any) -> None:
+        tokens = AccessToken.objects.select_related("workspace").order_by("workspace__slug", "pk")
+        if options.get("workspace"):
+            tokens = tokens.filter(workspace=self._workspace(options["workspace"]))
+        rows = [_as_dict(t) for t in tokens]
+        if options["json"]:
+            self.stdout.write(json.dumps(rows, indent=2))
+            return
+        if not rows:
+            self.stdout.write("No tokens.")
+            return
+        header = f"{'ID':>4}  {'WORKSPACE':<16} {'NAME':<24} {'HINT':<6} {'SCOPE':<10} STATUS"
+        self.stdout.write(header)
+        for r in rows:
+            self.stdout.write(
+                f"{r['id']:>4}  {r['workspace']:<16} {r['name']:<24} …{r['hint']:<5} "
+                f"{r['scope']:<10} {r['status']}"
+            )
+
+    def handle_revoke(self, **options: Any) -> None:
+        token = self._token(options["token"])
+        moved = token_services.revoke_token(token, reason=options["reason"], by=_actor())
+        self._report(
+            token, options, f"Revoked {token}." if moved else f"{token} was already revoked."
+        )
+
+    def handle_invalidate(self, **options: Any) -> None:
+        token = self._token(options["token"])
+        moved = token_services.invalidate_token(token, reason=options["reason"], by=_actor())
+        self._report(
+            token,
+            options,
+            f"Marked {token} invalid." if moved else f"{token} is already {token.status}.",
+        )
+
+    # --- helpers ---
+
+    def _report(self, token: AccessToken, options: dict[str, Any], text: str) -> None:
+        if options.get("json"):
+            self.stdout.write(json.dumps(_as_dict(token)))
+        else:
+            self.stdout.write(self.style.SUCCESS(text))
+
+    def _workspace(self, slug: str) -> Workspace:
+        try:
+            return Workspace.objects.get(slug=slug)
+        except Workspace.DoesNotExist:
+            known = ", ".join(Workspace.objects.values_list("slug", flat=True)) or "none"
+            raise CommandError(f"No workspace {slug!r} (known: {known}).") from None
+
+    def _token(self, pk: int) -> AccessToken:
+        try:
+            return AccessToken.objects.select_related("workspace").get(pk=pk)
+        except AccessToken.DoesNotExist:
+            raise CommandError(f"No token #{pk}.") from None
+
+    def _read_credentials(self, options: dict[str, Any]) -> tuple[str, str]:
+        if options["stdin"]:
+            lines = sys.stdin.read().splitlines()
+            values = [line.strip() for line in lines if line.strip()]
+            if len(values) != 2:
+                raise CommandError(
+                    "--stdin expects two non-empty lines: the token id, then the secret key."
+                )
+            return values[0], values[1]
+        if options["env_file"] or options["from_env"]:
+            env = _env_from_file(options["env_file"]) if options["env_file"] else environ.Env()
+            missing = [k for k in (ENV_TOKEN_ID, ENV_SECRET_KEY) if not env.str(k, default="")]
+            if missing:
+                raise CommandError(f"Missing {', '.join(missing)} in the environment or .env file.")
+            return env.str(ENV_TOKEN_ID), env.str(ENV_SECRET_KEY)
+        if not sys.stdin.isatty():
+            raise CommandError("No terminal to prompt on: use --stdin, --env-file or --from-env.")
+        token_id = input("FastPix token id: ")
+        secret_key = getpass.getpass("FastPix secret key (not echoed): ")
+        return token_id, secret_key
+
+
+def _env_from_file(path: Path) -> environ.Env:
+    """An Env over the .env file alone: its secrets never enter os.environ."""
+    if not path.is_file():
+        raise CommandError(f"No such .env file: {path}")
+
+    class FileEnv(environ.Env):
+        ENVIRON: dict[str, str] = {}  # type: ignore[assignment]
+
+    FileEnv.read_env(path, overwrite=True)
+    return FileEnv()
+
+
+def _as_dict(token: AccessToken) -> dict[str, Any]:
+    return {
+        "id": token.pk,
+        "workspace": token.workspace.slug,
+        "name": token.name,
+        "hint": token.token_id_hint,
+        "scope": token.scope,
+        "status": token.status,
+        "status_reason": token.status_reason,
+        "last_used_at": token.last_used_at.isoformat() if token.last_used_at else None,
+        "last_verified_at": token.last_verified_at.isoformat() if token.last_verified_at else None,
+    }
+
+
+def _actor() -> str:
+    try:
+        user = getpass.getuser()
+    except Exception:  # no passwd entry in some containers
+        user = "unknown"
+    return f"cli:{user}"

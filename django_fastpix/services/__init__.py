@@ -1,0 +1,1 @@
+"""Services: the only layer that combines models and the FastPix client."""

@@ -1,0 +1,63 @@
+"""Fixtures shared by the whole suite."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+import pytest
+from cryptography.fernet import Fernet
+
+from django_fastpix.models import AccessToken, Workspace
+from django_fastpix.scopes import Scope
+from django_fastpix.services.tokens import add_token
+
+SECRET = "sk_live_Zq8wX3vN9pL2mK7tR4yB6cD1fG5hJ0aE"  # what every secret-leak test searches for
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # CI sets FASTPIX_REQUIRE_POSTGRES=1 for its PostgreSQL run: a run that silently fell back
+    # to SQLite would pass for the wrong reason.
+    if os.environ.get("FASTPIX_REQUIRE_POSTGRES") and not os.environ.get(
+        "DATABASE_URL", ""
+    ).startswith(("postgres://", "postgresql://", "pgsql://")):
+        raise pytest.UsageError("FASTPIX_REQUIRE_POSTGRES is set but DATABASE_URL is not PostgreSQL")
+
+
+@pytest.fixture
+def workspace(db: None) -> Workspace:
+    return Workspace.objects.create(name="Production", slug="prod", environment="production")
+
+
+@pytest.fixture
+def other_workspace(db: None) -> Workspace:
+    return Workspace.objects.create(name="Development", slug="dev", environment="development")
+
+
+@pytest.fixture
+def make_token(workspace: Workspace) -> Callable[..., AccessToken]:
+    counter = iter(range(1, 10_000))
+
+    def make(
+        *,
+        ws: Workspace | None = None,
+        scope: Scope = Scope.READ_WRITE,
+        token_id: str | None = None,
+        secret_key: str = SECRET,
+        name: str | None = None,
+    ) -> AccessToken:
+        n = next(counter)
+        return add_token(
+            workspace=ws or workspace,
+            name=name or f"token {n}",
+            token_id=token_id or f"tok_{n:04d}_a1b2c3d4e5f6",
+            secret_key=secret_key,
+            scope=scope,
+        )
+
+    return make
+
+
+@pytest.fixture
+def new_key() -> str:
+    return Fernet.generate_key().decode()
