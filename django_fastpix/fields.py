@@ -106,7 +106,7 @@ class UndecryptableValue:
         return True
 
 
-class EncryptedTextField(models.TextField):  # type: ignore[type-arg]
+class EncryptedTextField(models.TextField):
     """A text column holding a Fernet token; decrypts on load, fails closed on a wrong key.
 
     Never filter on it: each encryption of the same value differs, so lookups match nothing.

@@ -28,9 +28,8 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
-        kwargs = {"cmd": self} if hasattr(parser, "called_from_command_line") else {}
 
-        add = sub.add_parser("add", help="Store a new token (encrypted).", **kwargs)
+        add = sub.add_parser("add", help="Store a new token (encrypted).")
         add.add_argument("--workspace", required=True, help="Workspace slug.")
         add.add_argument("--name", required=True, help="A name operators will recognise.")
         add.add_argument(
@@ -57,7 +56,7 @@ class Command(BaseCommand):
         )
         add.add_argument("--json", action="store_true", help="Print the result as JSON.")
 
-        lst = sub.add_parser("list", help="List tokens (hints only, never secrets).", **kwargs)
+        lst = sub.add_parser("list", help="List tokens (hints only, never secrets).")
         lst.add_argument("--workspace", help="Only this workspace (slug).")
         lst.add_argument("--json", action="store_true", help="Print JSON.")
 
@@ -65,7 +64,7 @@ class Command(BaseCommand):
             ("revoke", "Revoke a token for good (after a leak). Irreversible."),
             ("invalidate", "Mark a token invalid; only a successful verify makes it active."),
         ):
-            p = sub.add_parser(name, help=helptext, **kwargs)
+            p = sub.add_parser(name, help=helptext)
             p.add_argument("token", type=int, help="Token primary key (see `list`).")
             p.add_argument("--reason", required=name == "revoke", default="", help="Why.")
             p.add_argument("--json", action="store_true", help="Print JSON.")
@@ -174,7 +173,7 @@ def _env_from_file(path: Path) -> environ.Env:
         raise CommandError(f"No such .env file: {path}")
 
     class FileEnv(environ.Env):
-        ENVIRON: dict[str, str] = {}  # type: ignore[assignment]
+        ENVIRON: dict[str, str] = {}
 
     FileEnv.read_env(path, overwrite=True)
     return FileEnv()
