@@ -12,9 +12,10 @@ import environ
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from ...exceptions import FastPixError
-from ...models import AccessToken, Workspace
+from ...models import AccessToken, TokenStatus, Workspace
 from ...scopes import Scope
 from ...services import tokens as token_services
+from ...services.verify import verify_token
 
 ENV_TOKEN_ID = "FASTPIX_TOKEN_ID"
 ENV_SECRET_KEY = "FASTPIX_SECRET_KEY"
@@ -59,6 +60,13 @@ class Command(BaseCommand):
         lst = sub.add_parser("list", help="List tokens (hints only, never secrets).")
         lst.add_argument("--workspace", help="Only this workspace (slug).")
         lst.add_argument("--json", action="store_true", help="Print JSON.")
+
+        verify = sub.add_parser(
+            "verify", help="Ask FastPix whether tokens work; a success reactivates an invalid one."
+        )
+        verify.add_argument("token", type=int, nargs="*", help="Token primary keys.")
+        verify.add_argument("--workspace", help="Verify every non-revoked token of a workspace.")
+        verify.add_argument("--json", action="store_true", help="Print JSON.")
 
         for name, helptext in (
             ("revoke", "Revoke a token for good (after a leak). Irreversible."),
@@ -107,6 +115,29 @@ class Command(BaseCommand):
                 f"{r['id']:>4}  {r['workspace']:<16} {r['name']:<24} …{r['hint']:<5} "
                 f"{r['scope']:<10} {r['status']}"
             )
+
+    def handle_verify(self, **options: Any) -> None:
+        tokens = [self._token(pk) for pk in options["token"]]
+        if options.get("workspace"):
+            tokens += list(
+                AccessToken.objects.select_related("workspace")
+                .filter(workspace=self._workspace(options["workspace"]))
+                .exclude(status=TokenStatus.REVOKED)
+            )
+        if not tokens:
+            raise CommandError("Name tokens to verify, or --workspace.")
+        results = [verify_token(token, by=_actor()) for token in tokens]
+        if options["json"]:
+            self.stdout.write(
+                json.dumps([{**_as_dict(r.token), "ok": r.ok, "detail": r.detail} for r in results])
+            )
+        else:
+            for r in results:
+                style = self.style.SUCCESS if r.ok else self.style.ERROR
+                self.stdout.write(style(f"{r.token}: {r.detail}"))
+        failed = [r for r in results if not r.ok]
+        if failed:
+            raise CommandError(f"{len(failed)} of {len(results)} token(s) failed verification.")
 
     def handle_revoke(self, **options: Any) -> None:
         token = self._token(options["token"])

@@ -1,0 +1,83 @@
+"""Verifying a token against FastPix with a cheap read."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from functools import partial
+
+from django.db import transaction
+from django.utils import timezone
+
+from .. import signals
+from ..client import FastPixClient, Transport
+from ..exceptions import (
+    AuthenticationError,
+    FastPixError,
+    PermissionDeniedError,
+    TokenRevokedError,
+)
+from ..models import AccessToken, TokenStatus
+from .tokens import invalidate_token
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    """What a verify found: ok, or why not, and whether the token's status changed."""
+
+    token: AccessToken
+    ok: bool
+    detail: str
+    reactivated: bool = False
+    invalidated: bool = False
+
+
+def verify_token(token: AccessToken, *, by: str = "system") -> VerifyResult:
+    """Ask FastPix whether the pair works (``GET /on-demand?limit=1``) and record the answer.
+
+    Success stamps ``last_verified_at`` and is the only way an invalid token returns to active;
+    a 401 marks an active token invalid; network faults and 5xx change nothing.
+    """
+    if token.status == TokenStatus.REVOKED:
+        raise TokenRevokedError(f"{token} is revoked; a revoked token is never used again.")
+    client = FastPixClient(token.credentials(), transport=Transport.from_settings())
+    try:
+        client.list_media(limit=1, offset=1)
+    except AuthenticationError as exc:
+        invalidated = invalidate_token(
+            token, reason=f"verify: FastPix answered 401 ({exc.message})", by=by
+        )
+        return VerifyResult(
+            token, False, "FastPix rejected the token id / secret (401).", invalidated=invalidated
+        )
+    except PermissionDeniedError:
+        return VerifyResult(token, False, "The token is valid but may not read media (403).")
+    except FastPixError as exc:
+        return VerifyResult(token, False, f"FastPix could not be asked: {exc}")
+
+    now = timezone.now()
+    with transaction.atomic():
+        AccessToken.objects.filter(pk=token.pk).exclude(status=TokenStatus.REVOKED).update(
+            last_verified_at=now
+        )
+        # Back to active only from invalid, and never past a revoke committed meanwhile.
+        reactivated = bool(
+            AccessToken.objects.filter(pk=token.pk, status=TokenStatus.INVALID).update(
+                status=TokenStatus.ACTIVE,
+                status_reason="verified",
+                status_changed_at=now,
+                status_changed_by=by,
+            )
+        )
+    token.refresh_from_db()
+    transaction.on_commit(
+        partial(
+            signals.token_verified.send, sender=AccessToken, token=token, reactivated=reactivated
+        )
+    )
+    if token.status == TokenStatus.REVOKED:
+        return VerifyResult(token, False, "The token was revoked meanwhile; it stays revoked.")
+    logger.info("FastPix token %r (…%s) verified", token.name, token.token_id_hint)
+    return VerifyResult(token, True, "FastPix accepted the token.", reactivated=reactivated)
