@@ -1,0 +1,344 @@
+"""HTTP transport: keep-alive session per thread, timeouts, retries, errors mapped to exceptions."""
+
+from __future__ import annotations
+
+import json as jsonlib
+import logging
+import os
+import random as random_module
+import threading
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+import requests
+
+from .. import __version__
+from ..conf import DEFAULTS, fastpix_settings
+from ..exceptions import (
+    ConnectionFailedError,
+    InvalidResponseError,
+    RequestTimeoutError,
+    TransportError,
+)
+from .credentials import Credentials
+from .errors import api_error, describe, never_sent, parse_retry_after
+from .redaction import snippet
+
+logger = logging.getLogger(__name__)
+
+RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+DEFAULT_USER_AGENT = f"django-fastpix/{__version__} python-requests/{requests.__version__}"
+
+Params = Mapping[str, Any]
+
+_JSON_HEADERS: dict[str, str] = {"Content-Type": "application/json"}
+
+# Bumped in a forked child so it opens its own connections instead of sharing the parent's
+# sockets (gunicorn --preload, multiprocessing with fork).
+_fork_generation = 0
+
+
+def _after_fork_in_child() -> None:
+    global _fork_generation
+    _fork_generation += 1
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+class _BasicAuth(requests.auth.AuthBase):
+    """Sets one request's ``Authorization`` header from a credential pair."""
+
+    # Passed as ``auth=`` rather than in ``headers=``: requests consults ~/.netrc only when no
+    # auth is given, and netrc credentials would silently replace the header. It is per call,
+    # never ``session.auth``, so sessions shared by a thread never hold a token.
+
+    def __init__(self, header_value: str) -> None:
+        self._header_value = header_value
+
+    def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
+        r.headers["Authorization"] = self._header_value
+        return r
+
+    def __repr__(self) -> str:
+        return "<FastPix Basic auth>"
+
+
+class Transport:
+    """Sends requests to the FastPix API and returns parsed JSON envelopes or raises."""
+
+    def __init__(
+        self,
+        base_url: str = DEFAULTS["API_BASE_URL"],
+        *,
+        connect_timeout: float = DEFAULTS["CONNECT_TIMEOUT"],
+        read_timeout: float = DEFAULTS["READ_TIMEOUT"],
+        max_retries: int = DEFAULTS["MAX_RETRIES"],
+        backoff_base: float = DEFAULTS["RETRY_BACKOFF_BASE"],
+        backoff_max: float = DEFAULTS["RETRY_BACKOFF_MAX"],
+        retry_after_max: float = DEFAULTS["RETRY_AFTER_MAX"],
+        user_agent: str | None = None,
+        sleep: Callable[[float], object] = time.sleep,
+        random: Callable[[], float] = random_module.random,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._base_path = urlsplit(self.base_url).path
+        self.connect_timeout = float(connect_timeout)
+        self.read_timeout = float(read_timeout)
+        self.timeout = (self.connect_timeout, self.read_timeout)
+        self.max_retries = max(0, int(max_retries))
+        self.backoff_base = float(backoff_base)
+        self.backoff_max = float(backoff_max)
+        self.retry_after_max = float(retry_after_max)
+        self.user_agent = user_agent or DEFAULT_USER_AGENT
+        self._sleep = sleep
+        self._random = random
+        self._clock = clock
+        self._local = threading.local()
+
+    def __repr__(self) -> str:
+        return f"<Transport {self.base_url}>"
+
+    @classmethod
+    def from_settings(cls) -> Transport:
+        """The shared transport for the current ``FASTPIX`` settings (sessions are reused)."""
+        # One read (and unknown-key validation) of settings.FASTPIX for all eight values:
+        # this runs once per client construction, on the hot path of every service call.
+        configured = fastpix_settings._user_settings()
+
+        def value(name: str) -> Any:
+            return configured.get(name, DEFAULTS[name])
+
+        key = (
+            cls,
+            str(value("API_BASE_URL")),
+            float(value("CONNECT_TIMEOUT")),
+            float(value("READ_TIMEOUT")),
+            int(value("MAX_RETRIES")),
+            float(value("RETRY_BACKOFF_BASE")),
+            float(value("RETRY_BACKOFF_MAX")),
+            float(value("RETRY_AFTER_MAX")),
+            value("USER_AGENT") or None,
+        )
+        transport = _REGISTRY.get(key)
+        if transport is None:
+            with _REGISTRY_LOCK:
+                transport = _REGISTRY.get(key)
+                if transport is None:
+                    transport = cls(
+                        key[1],
+                        connect_timeout=key[2],
+                        read_timeout=key[3],
+                        max_retries=key[4],
+                        backoff_base=key[5],
+                        backoff_max=key[6],
+                        retry_after_max=key[7],
+                        user_agent=key[8],
+                    )
+                    _REGISTRY[key] = transport
+        return transport
+
+    # --- sessions ---
+
+    def session(self) -> requests.Session:
+        """This thread's keep-alive session, created on first use."""
+        local = self._local
+        session: requests.Session | None = getattr(local, "session", None)
+        if session is None or local.generation != _fork_generation:
+            session = requests.Session()
+            session.headers["User-Agent"] = self.user_agent
+            session.headers["Accept"] = "application/json"
+            local.session = session
+            local.generation = _fork_generation
+        return session
+
+    def close(self) -> None:
+        """Close this thread's session and its pooled connections."""
+        session = getattr(self._local, "session", None)
+        if session is not None:
+            session.close()
+            self._local.session = None
+
+    # --- requests ---
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        credentials: Credentials,
+        params: Params | None = None,
+        json: Any = None,
+        idempotency_key: str | None = None,
+    ) -> dict[str, Any]:
+        """Send one API call (with retries) and return its JSON envelope, or raise."""
+        method = method.upper()
+        url = self.base_url + path
+        body: bytes | None = None
+        headers: dict[str, str] | None = None
+        if json is not None:
+            body = jsonlib.dumps(json, separators=(",", ":"), ensure_ascii=False).encode()
+            headers = _JSON_HEADERS
+        if idempotency_key is not None:
+            headers = {**(headers or {}), "Idempotency-Key": str(idempotency_key)}
+        auth = _BasicAuth(credentials.basic_auth_header())
+        # A create retried without an idempotency key could create a duplicate.
+        may_resend = method != "POST" or idempotency_key is not None
+        session = self.session()
+        debug = logger.isEnabledFor(logging.DEBUG)
+        started = 0.0
+        attempt = 0
+        while True:
+            attempt += 1
+            if debug:
+                logger.debug(
+                    "→ %s %s token …%s attempt %d",
+                    method,
+                    self._display(path, params),
+                    credentials.hint,
+                    attempt,
+                )
+                started = time.perf_counter()
+            # The requests exception is reduced to plain values inside the except clause and
+            # the error raised outside it, so no __context__ keeps the PreparedRequest (and its
+            # Authorization header) alive on the exception we raise.
+            failure: tuple[type[TransportError], str, bool] | None = None
+            try:
+                response = session.request(
+                    method,
+                    url,
+                    params=params,
+                    data=body,
+                    headers=headers,
+                    auth=auth,
+                    timeout=self.timeout,
+                    allow_redirects=False,
+                )
+            except requests.exceptions.ConnectTimeout:
+                failure = (
+                    RequestTimeoutError,
+                    f"Could not connect to FastPix within {self.connect_timeout:g}s",
+                    True,
+                )
+            except requests.exceptions.Timeout:
+                failure = (
+                    RequestTimeoutError,
+                    f"FastPix did not answer within {self.read_timeout:g}s",
+                    False,
+                )
+            except requests.exceptions.ConnectionError as exc:
+                failure = (
+                    ConnectionFailedError,
+                    "Connection to FastPix failed: " + describe(exc, credentials),
+                    never_sent(exc),
+                )
+            except requests.exceptions.ChunkedEncodingError as exc:
+                failure = (
+                    ConnectionFailedError,
+                    "Connection to FastPix dropped mid-response: " + describe(exc, credentials),
+                    False,
+                )
+            except requests.exceptions.RequestException as exc:
+                failure = (
+                    TransportError,
+                    "Request to FastPix failed: " + describe(exc, credentials),
+                    False,
+                )
+            if failure is not None:
+                error_class, message, unsent = failure
+                display = self._display(path, params)
+                if attempt <= self.max_retries and (may_resend or unsent):
+                    delay = self._backoff(attempt)
+                    logger.info(
+                        "FastPix %s %s token …%s: %s; retry %d/%d in %.2fs",
+                        method,
+                        display,
+                        credentials.hint,
+                        error_class.__name__,
+                        attempt,
+                        self.max_retries,
+                        delay,
+                    )
+                    self._sleep(delay)
+                    continue
+                raise error_class(message, method=method, url=display)
+
+            status = response.status_code
+            if debug:
+                logger.debug(
+                    "← %d %s %s %.1f ms",
+                    status,
+                    method,
+                    self._base_path + path,
+                    (time.perf_counter() - started) * 1000,
+                )
+            if 200 <= status < 300:
+                return self._parse_success(response, method, path, params, credentials)
+
+            retry_after = parse_retry_after(response.headers.get("Retry-After"), self._clock)
+            if status in RETRYABLE_STATUSES and may_resend and attempt <= self.max_retries:
+                # A Retry-After beyond the cap is not waited for: the caller gets the error now.
+                wait: float | None = None
+                if retry_after is None:
+                    wait = self._backoff(attempt)
+                elif retry_after <= self.retry_after_max:
+                    wait = retry_after
+                if wait is not None:
+                    logger.info(
+                        "FastPix %s %s token …%s: HTTP %d; retry %d/%d in %.2fs",
+                        method,
+                        self._display(path, params),
+                        credentials.hint,
+                        status,
+                        attempt,
+                        self.max_retries,
+                        wait,
+                    )
+                    self._sleep(wait)
+                    continue
+            raise api_error(response, method, self._display(path, params), credentials, retry_after)
+
+    def _backoff(self, attempt: int) -> float:
+        """Full-jitter exponential backoff before retry number ``attempt`` (1-based)."""
+        exponent = min(attempt - 1, 62)
+        return self._random() * min(self.backoff_max, self.backoff_base * 2.0**exponent)
+
+    def _display(self, path: str, params: Params | None) -> str:
+        """Path and query as shown in logs and errors: never credentials, never the host."""
+        shown = self._base_path + path
+        if params:
+            shown += "?" + urlencode(params, doseq=True)
+        return shown
+
+    def _parse_success(
+        self,
+        response: requests.Response,
+        method: str,
+        path: str,
+        params: Params | None,
+        credentials: Credentials,
+    ) -> dict[str, Any]:
+        content = response.content
+        if not content:
+            return {}
+        try:
+            payload = jsonlib.loads(content)
+        except ValueError:
+            payload = None
+        if not isinstance(payload, dict):
+            raise InvalidResponseError(
+                f"FastPix answered {response.status_code} to {method} "
+                f"{self._display(path, params)} with a body that is not a JSON object: "
+                f"{snippet(content, credentials)!r}"
+            )
+        if payload.get("success") is False:
+            raise api_error(response, method, self._display(path, params), credentials, None)
+        return payload
+
+
+_REGISTRY: dict[tuple[Any, ...], Transport] = {}
+_REGISTRY_LOCK = threading.Lock()
