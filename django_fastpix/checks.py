@@ -37,7 +37,7 @@ def check_stored_secrets_decrypt(
 ) -> list[checks.CheckMessage]:
     """fastpix.E002: the configured keys decrypt every stored secret (a wrong key fails here)."""
     from .fields import UndecryptableValue, get_crypter
-    from .models import AccessToken
+    from .services.encryption import encrypted_models
 
     try:
         get_crypter()
@@ -45,11 +45,10 @@ def check_stored_secrets_decrypt(
         return []  # E001 already says so.
     bad: list[str] = []
     try:
-        for token in AccessToken.objects.only("id", "name", "token_id", "secret_key"):
-            if isinstance(token.token_id, UndecryptableValue) or isinstance(
-                token.secret_key, UndecryptableValue
-            ):
-                bad.append(f"#{token.pk} {token.name!r}")
+        for model, names in encrypted_models():
+            for obj in model._default_manager.only("pk", "name", *names):
+                if any(isinstance(getattr(obj, n), UndecryptableValue) for n in names):
+                    bad.append(f"{model._meta.verbose_name} #{obj.pk} {obj.name!r}")
     except DatabaseError:
         # No table yet (before migrate) or no database: nothing stored to check.
         return []
@@ -57,7 +56,7 @@ def check_stored_secrets_decrypt(
         return []
     return [
         checks.Error(
-            f"{len(bad)} FastPix access token(s) cannot be decrypted with FIELD_ENCRYPTION_KEY: "
+            f"{len(bad)} stored FastPix secret(s) cannot be decrypted with FIELD_ENCRYPTION_KEY: "
             + ", ".join(bad[:10])
             + (" …" if len(bad) > 10 else ""),
             hint="FIELD_ENCRYPTION_KEY is wrong or lost the key these were encrypted with. Add "

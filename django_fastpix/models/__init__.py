@@ -1,6 +1,19 @@
 """The app's models; querysets live beside their models."""
 
+from .media import Media, MediaStatus, PlaybackId
 from .token import AccessToken, AccessTokenQuerySet, TokenStatus
+from .webhook import WebhookEvent, WebhookOutcome
 from .workspace import Environment, Workspace
 
-__all__ = ["AccessToken", "AccessTokenQuerySet", "Environment", "TokenStatus", "Workspace"]
+__all__ = [
+    "AccessToken",
+    "AccessTokenQuerySet",
+    "Environment",
+    "Media",
+    "MediaStatus",
+    "PlaybackId",
+    "TokenStatus",
+    "WebhookEvent",
+    "WebhookOutcome",
+    "Workspace",
+]

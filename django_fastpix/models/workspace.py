@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django.db import models
 
+from ..fields import EncryptedTextField
+
 
 class Environment(models.TextChoices):
     """The FastPix workspace type; a development token is never valid in production."""
@@ -28,6 +30,12 @@ class Workspace(models.Model):
         blank=True,
         help_text="The id FastPix shows for this workspace (optional; used to match webhooks).",
     )
+    webhook_secret = EncryptedTextField(
+        blank=True, help_text="The base64 signing secret FastPix shows for this webhook."
+    )
+    # Still accepted for FASTPIX["WEBHOOK_PREVIOUS_SECRET_WINDOW"] seconds after a rotation.
+    previous_webhook_secret = EncryptedTextField(blank=True, editable=False)
+    webhook_secret_rotated_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

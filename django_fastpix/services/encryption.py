@@ -61,6 +61,8 @@ def rotate_encryption_keys(
             update_fields = set()
             for obj in batch:
                 values = [getattr(obj, n) for n in names]
+                if not any(values):
+                    continue  # nothing encrypted in this row (e.g. no webhook secret yet)
                 if any(isinstance(v, UndecryptableValue) for v in values):
                     report.undecryptable.append(f"{model._meta.label} #{obj.pk}")
                     continue
