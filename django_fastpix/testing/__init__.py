@@ -1,0 +1,42 @@
+"""A fake FastPix API server for tests: real HTTP on 127.0.0.1, in-memory state.
+
+Quick start::
+
+    from django_fastpix.testing import FakeFastPix
+
+    with FakeFastPix() as fake:
+        fake.add_token("token-id", "secret")            # read_write, workspace "ws-default"
+        ...  # point the client at fake.base_url ("http://127.0.0.1:PORT/v1")
+
+With pytest, add `pytest_plugins = ["django_fastpix.testing.pytest_plugin"]` to the root
+conftest and use the `fastpix_fake` / `fastpix_fake_token` fixtures.
+
+Conventions:
+
+* Media whose input URL contains "fail" (or a substring given to `fail_inputs_matching`)
+  end Failed; `fail_media(id)` does the same for an uploaded media.
+* Media move Created -> Processing -> Ready on a background timer (`processing_delay`
+  seconds, 0 = at once); set `auto_advance = False` and call `advance()` /
+  `finish_processing()` to step them by hand.
+* Route patterns (for `inject` and `requests_for`) are `"[METHOD ]PATH"` with PATH relative
+  to /v1: `"POST /on-demand"`, `"GET /on-demand/{mediaId}"`, `"/live/*"`, `"*"`.
+  `{name}` matches one path segment, `*` matches anything (also across `/`).
+* A direct upload's `url` points at the fake itself (`PUT /uploads/{uploadId}?signature=..`,
+  no Basic auth, like a signed storage URL); the PUT creates the media.
+"""
+
+from .fake import DEFAULT_WORKSPACE, FakeFastPix
+from .faults import Fault
+from .routing import RoutePattern
+from .server import RequestRecord
+from .webhooks import Delivery, sign
+
+__all__ = [
+    "DEFAULT_WORKSPACE",
+    "Delivery",
+    "FakeFastPix",
+    "Fault",
+    "RequestRecord",
+    "RoutePattern",
+    "sign",
+]

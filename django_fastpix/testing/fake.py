@@ -1,0 +1,398 @@
+"""`FakeFastPix`: the public face of the fake FastPix API server."""
+
+from __future__ import annotations
+
+import threading
+from types import TracebackType
+from typing import Any
+
+from .faults import Fault, FaultSet
+from .handlers_keys import KEY_POOL
+from .processing import Processor
+from .routing import Reply, RoutePattern
+from .server import FakeHTTPServer, RequestRecord
+from .state import Media, Store, Token, Workspace, secret_digest
+from .webhooks import Delivery, WebhookDispatcher
+
+DEFAULT_WORKSPACE = "ws-default"
+SCOPES = ("read_write", "read")
+
+
+class FakeFastPix:
+    """An in-process FastPix API on 127.0.0.1 serving `/v1`, for tests and local development.
+
+    Media whose input URL contains "fail" (or a substring given to `fail_inputs_matching`)
+    end in status Failed instead of Ready.
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        processing_delay: float = 0.0,
+        auto_advance: bool = True,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.store = Store()
+        self.faults = FaultSet()
+        self.errors: list[str] = []
+        self.processor = Processor(self.store, self.errors)
+        self.webhooks = WebhookDispatcher()
+        self.idempotency: dict[tuple[str, str, str, str], Reply] = {}
+        self._requests: list[RequestRecord] = []
+        self._records_lock = threading.Lock()
+        self._defaults = (processing_delay, auto_advance)
+        self._httpd: FakeHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self.store.emit = self.webhooks.emit
+        self.store.on_media_created = self.processor.media_created
+        self._apply_defaults()
+
+    def _apply_defaults(self) -> None:
+        self.processor.processing_delay, self.processor.auto_advance = self._defaults
+        self.store.fail_markers = ["fail"]
+        self.store.mp4_support_form = "string"
+        self.store.media_duration = 10
+        self.webhooks.max_attempts = 4
+        self.webhooks.retry_backoff = 0.05
+        self.webhooks.timeout = 5.0
+
+    # lifecycle
+
+    def start(self) -> FakeFastPix:
+        """Bind and serve in background threads; returns self."""
+        if self._httpd is not None:
+            return self
+        self._httpd = FakeHTTPServer((self.host, self.port), self)
+        self.port = self._httpd.server_address[1]
+        self.processor.start()
+        self.webhooks.start()
+        KEY_POOL.refill()  # warm the RSA pool so the first signing-key create is quick
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="fastpix-fake-http",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving, cut open connections and release hung requests."""
+        httpd, self._httpd = self._httpd, None
+        if httpd is None:
+            return
+        httpd.stopping.set()
+        self.faults.release_all()
+        httpd.shutdown()
+        httpd.close_connections()
+        httpd.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self.processor.stop()
+        self.webhooks.stop()
+
+    def __enter__(self) -> FakeFastPix:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def origin(self) -> str:
+        """`http://127.0.0.1:PORT`."""
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        """The API base URL, `http://127.0.0.1:PORT/v1`."""
+        return self.origin + "/v1"
+
+    def reset(self) -> None:
+        """Forget everything: tokens, workspaces, resources, webhooks, faults, requests."""
+        self.faults.clear()
+        self.processor.clear()
+        self.webhooks.reset()
+        with self.store.lock:
+            self.store.clear_resources()
+            self.store.tokens.clear()
+            self.store.workspaces.clear()
+            self.idempotency.clear()
+        with self._records_lock:
+            self._requests.clear()
+        self.errors.clear()
+        self._apply_defaults()
+
+    # workspaces and tokens
+
+    def workspace(self, name: str = DEFAULT_WORKSPACE) -> Workspace:
+        """The workspace with this name (or id), created on first use."""
+        with self.store.lock:
+            return self.store.workspace(name)
+
+    def add_token(
+        self,
+        token_id: str,
+        secret_key: str,
+        scope: str = "read_write",
+        workspace: str = DEFAULT_WORKSPACE,
+    ) -> Token:
+        """Add an access token ("read_write" or "read") to a workspace."""
+        if scope not in SCOPES:
+            raise ValueError(f"scope must be one of {SCOPES}, not {scope!r}")
+        with self.store.lock:
+            token = Token(
+                token_id, secret_digest(secret_key), scope, self.store.workspace(workspace)
+            )
+            self.store.tokens[token_id] = token
+            return token
+
+    def revoke_token(self, token_id: str) -> None:
+        """Make a token answer 401 from now on."""
+        with self.store.lock:
+            self.store.tokens[token_id].revoked = True
+
+    # processing
+
+    @property
+    def processing_delay(self) -> float:
+        """Seconds from creation to Ready/Failed when auto-advancing (0 = at once)."""
+        return self.processor.processing_delay
+
+    @processing_delay.setter
+    def processing_delay(self, value: float) -> None:
+        self.processor.processing_delay = value
+
+    @property
+    def auto_advance(self) -> bool:
+        """Whether new media process on a background timer; False means only `advance()`."""
+        return self.processor.auto_advance
+
+    @auto_advance.setter
+    def auto_advance(self, value: bool) -> None:
+        self.processor.auto_advance = value
+
+    @property
+    def mp4_support_form(self) -> str:
+        """How `mp4Support` is reported: "string" (the document) or "list" (the 1.2.0 SDK)."""
+        return self.store.mp4_support_form
+
+    @mp4_support_form.setter
+    def mp4_support_form(self, value: str) -> None:
+        if value not in ("string", "list"):
+            raise ValueError("mp4_support_form is 'string' or 'list'")
+        self.store.mp4_support_form = value
+
+    @property
+    def media_duration(self) -> int:
+        """The duration in seconds ready media report (as "HH:MM:SS")."""
+        return self.store.media_duration
+
+    @media_duration.setter
+    def media_duration(self, value: int) -> None:
+        self.store.media_duration = value
+
+    def advance(self, media_id: str | None = None) -> list[str]:
+        """Step one media (or all unfinished) one state: Created -> Processing -> Ready|Failed."""
+        if media_id is not None:
+            with self.store.lock:
+                media_id = self._media_record(media_id).id  # accepts an upload id too
+        return self.processor.advance(media_id)
+
+    def finish_processing(self, media_id: str | None = None) -> None:
+        """Advance until Ready or Failed."""
+        if media_id is not None:
+            with self.store.lock:
+                media_id = self._media_record(media_id).id
+        self.processor.finish(media_id)
+
+    def fail_inputs_matching(self, substring: str) -> None:
+        """Media created from an input URL containing `substring` will end Failed."""
+        with self.store.lock:
+            self.store.fail_markers.append(substring)
+
+    def fail_media(self, media_id: str) -> None:
+        """Make one existing (e.g. uploaded) media end Failed."""
+        with self.store.lock:
+            self._media_record(media_id).will_fail = True
+
+    # finders (any workspace; data as the API would show it)
+
+    def _media_record(self, media_id: str) -> Media:
+        media = self.store.media.get(media_id)
+        if media is None:
+            upload = self.store.uploads.get(media_id)
+            if upload is not None and upload.media_id is not None:
+                media = self.store.media.get(upload.media_id)
+        if media is None:
+            raise KeyError(media_id)
+        return media
+
+    def media(self, workspace: str | None = None) -> list[dict[str, Any]]:
+        """All media (of one workspace, by name or id), oldest first."""
+        with self.store.lock:
+            items = sorted(self.store.media.values(), key=lambda m: m.seq)
+            if workspace is not None:
+                ws = self.store.workspace(workspace)
+                items = [m for m in items if m.workspace.id == ws.id]
+            return [self.store.media_json(m) for m in items]
+
+    def get_media(self, media_id: str) -> dict[str, Any] | None:
+        """One media by media id or upload id, or None."""
+        with self.store.lock:
+            try:
+                return self.store.media_json(self._media_record(media_id))
+            except KeyError:
+                return None
+
+    def find_media_by_metadata(self, key: str, value: str) -> list[dict[str, Any]]:
+        """Media whose metadata has key=value."""
+        return [m for m in self.media() if m["metadata"].get(key) == value]
+
+    def uploads(self, workspace: str | None = None) -> list[dict[str, Any]]:
+        """All direct uploads (any status)."""
+        with self.store.lock:
+            items = sorted(self.store.uploads.values(), key=lambda u: u.seq)
+            ws = self.store.workspace(workspace) if workspace is not None else None
+            return [
+                self.store.upload_json(u)
+                | {"receivedBytes": u.received_bytes, "mediaId": u.media_id}
+                for u in items
+                if ws is None or u.workspace.id == ws.id
+            ]
+
+    def live_streams(self, workspace: str | None = None) -> list[dict[str, Any]]:
+        """All live streams."""
+        with self.store.lock:
+            items = sorted(self.store.streams.values(), key=lambda s: s.seq)
+            ws = self.store.workspace(workspace) if workspace is not None else None
+            return [
+                self.store.stream_json(s) for s in items if ws is None or s.workspace.id == ws.id
+            ]
+
+    def signing_key_public_pem(self, key_id: str) -> str | None:
+        """The public key PEM of a signing key (to verify JWTs the app signs), or None."""
+        with self.store.lock:
+            key = self.store.signing_keys.get(key_id)
+            return key.public_key_pem if key else None
+
+    # faults
+
+    def inject(
+        self,
+        route: str = "*",
+        *,
+        status: int | None = None,
+        latency: float = 0.0,
+        reset: bool = False,
+        hang: bool = False,
+        retry_after: float | None = None,
+        nth: int | None = None,
+        times: int | None = None,
+    ) -> Fault:
+        """Make matching requests misbehave; see the module docs for route patterns.
+
+        `status`: answer with that status and the error envelope (429 adds Retry-After,
+        default 1 s). `latency`: sleep first. `reset`: close with RST, no response.
+        `hang`: never answer until the fault is cleared or the server stops.
+        `nth=N`: only the N-th matching request (counted from now) faults.
+        `times=k`: the next k matching requests fault, then the route is normal again.
+        """
+        if sum(bool(x) for x in (status is not None, reset, hang)) > 1:
+            raise ValueError("choose one of status, reset and hang")
+        if status is None and not (reset or hang or latency):
+            raise ValueError("a fault needs status, latency, reset or hang")
+        fault = Fault(
+            route, RoutePattern.parse(route), status, latency, reset, hang, retry_after, nth, times
+        )
+        return self.faults.add(fault)
+
+    def clear_faults(self, fault: Fault | None = None) -> None:
+        """Remove one fault or all of them; hung requests are let go (connection closed)."""
+        self.faults.clear(fault)
+
+    # request log
+
+    def _record(self, record: RequestRecord) -> None:
+        with self._records_lock:
+            self._requests.append(record)
+
+    @property
+    def requests(self) -> list[RequestRecord]:
+        """Every request received, oldest first (a copy)."""
+        with self._records_lock:
+            return list(self._requests)
+
+    def requests_for(self, route: str) -> list[RequestRecord]:
+        """Requests matching a route pattern such as "POST /on-demand"."""
+        pattern = RoutePattern.parse(route)
+        return [r for r in self.requests if pattern.matches(r.method, r.path)]
+
+    def clear_requests(self) -> None:
+        """Forget the request log."""
+        with self._records_lock:
+            self._requests.clear()
+
+    # webhooks
+
+    def set_webhook(self, workspace: str, url: str, secret_b64: str | None = None) -> None:
+        """Deliver the workspace's events to `url`, signed with the base64 secret."""
+        if not url.startswith(("http://", "https://")):
+            raise ValueError("webhook URL must be http(s)")
+        ws = self.workspace(workspace)
+        self.webhooks.set_endpoint(ws, url, secret_b64)
+
+    @property
+    def webhook_events(self) -> list[dict[str, Any]]:
+        """Every event emitted, delivered or not."""
+        return list(self.webhooks.events)
+
+    @property
+    def webhook_deliveries(self) -> list[Delivery]:
+        """Every delivery (events, redeliveries, probes) with its attempts."""
+        return list(self.webhooks.deliveries)
+
+    @property
+    def webhook_max_attempts(self) -> int:
+        """Attempts per delivery before giving up (retries on non-2xx and connection errors)."""
+        return self.webhooks.max_attempts
+
+    @webhook_max_attempts.setter
+    def webhook_max_attempts(self, value: int) -> None:
+        self.webhooks.max_attempts = value
+
+    @property
+    def webhook_retry_backoff(self) -> float:
+        """First retry delay in seconds; doubles each retry."""
+        return self.webhooks.retry_backoff
+
+    @webhook_retry_backoff.setter
+    def webhook_retry_backoff(self, value: float) -> None:
+        self.webhooks.retry_backoff = value
+
+    def wait_for_webhooks(self, timeout: float = 10.0) -> bool:
+        """Block until queued deliveries are done; False on timeout."""
+        return self.webhooks.wait_idle(timeout)
+
+    def send_probe(self, workspace: str) -> Delivery:
+        """POST the unsigned `{}` validation probe now."""
+        return self.webhooks.probe(self.workspace(workspace))
+
+    def redeliver(self, event_id: str) -> None:
+        """Deliver a past event again (same body and id)."""
+        self.webhooks.redeliver(event_id)
+
+    def hold_webhooks(self) -> None:
+        """Queue deliveries without sending them until `release_webhooks`."""
+        self.webhooks.hold()
+
+    def release_webhooks(self, order: str = "fifo", seed: int | None = None) -> None:
+        """Send held deliveries in "fifo", "reversed" or "shuffled" order."""
+        self.webhooks.release(order, seed)

@@ -1,0 +1,89 @@
+"""Fault injection: latency, error statuses, 429, connection resets and hung responses."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from dataclasses import dataclass, field
+
+from .routing import RoutePattern
+
+_ids = itertools.count(1)
+
+
+@dataclass
+class Fault:
+    """One injected fault; see `FakeFastPix.inject` for the meaning of each field."""
+
+    route: str
+    pattern: RoutePattern
+    status: int | None = None
+    latency: float = 0.0
+    reset: bool = False
+    hang: bool = False
+    retry_after: float | None = None
+    nth: int | None = None
+    times: int | None = None
+    id: int = field(default_factory=lambda: next(_ids))
+    seen: int = 0
+    applied: int = 0
+    released: threading.Event = field(default_factory=threading.Event)
+
+    def exhausted(self) -> bool:
+        """Whether the fault can no longer apply."""
+        if self.nth is not None:
+            return self.seen >= self.nth
+        return self.times is not None and self.applied >= self.times
+
+
+class FaultSet:
+    """The active faults; every matching request counts towards each fault's `nth`."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._faults: list[Fault] = []
+
+    def add(self, fault: Fault) -> Fault:
+        """Activate a fault."""
+        with self._lock:
+            self._faults.append(fault)
+        return fault
+
+    def clear(self, fault: Fault | None = None) -> None:
+        """Remove one fault or all; hung requests of removed faults are let go."""
+        with self._lock:
+            removed = [f for f in self._faults if fault is None or f is fault]
+            self._faults = [f for f in self._faults if f not in removed]
+        for f in removed:
+            f.released.set()
+
+    def release_all(self) -> None:
+        """Let go of every hung request (server shutdown) without removing faults."""
+        with self._lock:
+            faults = list(self._faults)
+        for f in faults:
+            f.released.set()
+
+    def is_active(self, fault: Fault) -> bool:
+        """Whether the fault is still installed."""
+        with self._lock:
+            return fault in self._faults
+
+    def select(self, method: str, path: str) -> Fault | None:
+        """Count the request against every matching fault and return the first that fires."""
+        chosen: Fault | None = None
+        with self._lock:
+            for f in self._faults:
+                if not f.pattern.matches(method, path) or f.exhausted():
+                    continue
+                f.seen += 1
+                fires = f.seen == f.nth if f.nth is not None else True
+                if fires and chosen is None:
+                    f.applied += 1
+                    chosen = f
+        return chosen
+
+    def active(self) -> list[Fault]:
+        """A snapshot of the installed faults."""
+        with self._lock:
+            return list(self._faults)

@@ -1,0 +1,297 @@
+"""HTTP plumbing of the fake: routing, auth, faults, idempotency and the request log."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import json
+import socket
+import struct
+import threading
+import time
+import traceback
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, urlsplit
+
+from . import handlers_keys, handlers_live, handlers_media
+from .faults import Fault
+from .routing import API_PREFIX, INVALID_JSON, Call, Reply, Route, relative_path
+from .state import Token
+from .validation import ApiError, error_body
+
+if TYPE_CHECKING:
+    from .fake import FakeFastPix
+
+ROUTES: list[Route] = [*handlers_media.ROUTES, *handlers_live.ROUTES, *handlers_keys.ROUTES]
+_COMPILED = [(route, route.regex) for route in ROUTES]
+WRITE_METHODS = frozenset({"POST", "PATCH", "PUT", "DELETE"})
+
+
+@dataclass
+class RequestRecord:
+    """One request as the fake received it, and what it answered."""
+
+    method: str
+    path: str
+    query: dict[str, str]
+    query_string: str
+    headers: dict[str, str]
+    body: bytes
+    json: Any
+    time: float
+    status: int | None = None
+    authenticated_token_id: str | None = None
+    workspace_id: str | None = None
+    fault: str | None = None
+    replayed: bool = False
+    duration: float = 0.0
+    response: Any = field(default=None, repr=False)
+
+    def header(self, name: str) -> str | None:
+        """A request header, case-insensitively."""
+        lowered = name.lower()
+        for key, value in self.headers.items():
+            if key.lower() == lowered:
+                return value
+        return None
+
+
+class FakeHTTPServer(ThreadingHTTPServer):
+    """The threading server; tracks open connections so `stop()` can cut idle keep-alives."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], fake: FakeFastPix) -> None:
+        self.fake = fake
+        self.stopping = threading.Event()
+        self.connections: set[socket.socket] = set()
+        self.connections_lock = threading.Lock()
+        super().__init__(address, FakeRequestHandler)
+
+    def close_connections(self) -> None:
+        """Shut every open client socket so handler threads blocked on reads return."""
+        with self.connections_lock:
+            conns = list(self.connections)
+        for conn in conns:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+
+
+def _authenticate(fake: FakeFastPix, header: str | None) -> Token:
+    if not header or not header.startswith("Basic "):
+        raise ApiError(401, description="Missing or malformed Basic authorization header.")
+    try:
+        decoded = base64.b64decode(header[6:].strip(), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError) as exc:
+        raise ApiError(401, description="Malformed Basic credentials.") from exc
+    token_id, sep, secret = decoded.partition(":")
+    token = fake.store.tokens.get(token_id) if sep else None
+    if token is None or not token.check(secret) or token.revoked:
+        raise ApiError(401, description="Invalid access token or secret key for this workspace.")
+    return token
+
+
+def _match(method: str, rel: str) -> tuple[Route, dict[str, str]]:
+    allowed = False
+    for route, regex in _COMPILED:
+        found = regex.match(rel)
+        if found is None:
+            continue
+        if route.method == method:
+            return route, found.groupdict()
+        allowed = True
+    if allowed:
+        raise ApiError(405, description=f"{method} is not allowed on {rel}.")
+    raise ApiError(404, "route not found", f"No endpoint {method} {rel}.")
+
+
+class FakeRequestHandler(BaseHTTPRequestHandler):
+    """Serves one keep-alive connection."""
+
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+    server: FakeHTTPServer
+
+    def setup(self) -> None:
+        """Register the connection."""
+        super().setup()
+        with self.server.connections_lock:
+            self.server.connections.add(self.connection)
+
+    def finish(self) -> None:
+        """Unregister the connection."""
+        with self.server.connections_lock:
+            self.server.connections.discard(self.connection)
+        with contextlib.suppress(OSError):
+            super().finish()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Stay quiet: the request log is `fake.requests`."""
+
+    def do_GET(self) -> None:
+        """Dispatch."""
+        self._dispatch()
+
+    do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_GET
+
+    def _read_body(self) -> bytes:
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            chunks: list[bytes] = []
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    return b"".join(chunks)
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length > 0 else b""
+
+    def _dispatch(self) -> None:
+        fake = self.server.fake
+        started = time.monotonic()
+        raw = self._read_body()
+        parts = urlsplit(self.path)
+        path = parts.path
+        is_api = path == API_PREFIX or path.startswith(API_PREFIX + "/")
+        parsed: Any = None
+        if raw and is_api:
+            try:
+                parsed = json.loads(raw)
+            except ValueError:
+                parsed = INVALID_JSON
+        record = RequestRecord(
+            method=self.command,
+            path=path,
+            query=dict(parse_qsl(parts.query, keep_blank_values=True)),
+            query_string=parts.query,
+            headers=dict(self.headers.items()),
+            body=raw if is_api else b"",
+            json=None if parsed is INVALID_JSON else parsed,
+            time=time.time(),
+        )
+        fake._record(record)
+        fault = fake.faults.select(self.command, path)
+        if fault is not None:
+            if fault.latency > 0:
+                time.sleep(fault.latency)
+            if fault.hang or fault.reset:
+                record.fault = "hang" if fault.hang else "reset"
+                if fault.hang:
+                    self._hang(fault)
+                self._reset()
+                record.duration = time.monotonic() - started
+                return
+            if fault.status is not None:
+                record.fault = "status"
+                headers = {}
+                if fault.status == 429 or fault.retry_after is not None:
+                    headers["Retry-After"] = _seconds(fault.retry_after or 1)
+                self._send(
+                    record,
+                    Reply(
+                        fault.status,
+                        error_body(
+                            fault.status, description="Injected by the fake FastPix server."
+                        ),
+                        headers,
+                    ),
+                )
+                record.duration = time.monotonic() - started
+                return
+            record.fault = "latency"
+        try:
+            reply = self._handle(record, path, parsed, is_api, len(raw))
+        except ApiError as exc:
+            reply = Reply(exc.status, exc.body, exc.headers)
+        except Exception:  # any bug in the fake must still answer, like a real 500
+            fake.errors.append(traceback.format_exc())
+            reply = Reply(500, error_body(500, description="Unexpected error in the fake."))
+        self._send(record, reply)
+        record.duration = time.monotonic() - started
+
+    def _handle(
+        self, record: RequestRecord, path: str, parsed: Any, is_api: bool, size: int
+    ) -> Reply:
+        fake = self.server.fake
+        store = fake.store
+        if self.command == "PUT" and path.startswith("/uploads/"):
+            upload_id = path[len("/uploads/") :]
+            with store.lock:
+                return handlers_media.receive_upload(
+                    store, upload_id, record.query.get("signature", ""), size
+                )
+        if not is_api:
+            raise ApiError(404, "route not found", f"No endpoint {self.command} {path}.")
+        with store.lock:
+            token = _authenticate(fake, self.headers.get("Authorization"))
+        record.authenticated_token_id = token.token_id
+        record.workspace_id = token.workspace.id
+        rel = relative_path(path)
+        route, params = _match(self.command, rel)
+        if self.command in WRITE_METHODS and token.scope != "read_write":
+            raise ApiError(403, description="The access token lacks permission for this request.")
+        key = self.headers.get("Idempotency-Key")
+        cache_key = (token.workspace.id, self.command, rel, key) if key else None
+        call = Call(self.command, rel, params, record.query, parsed, token.workspace, fake.origin)
+        with store.lock:
+            if cache_key is not None and cache_key in fake.idempotency:
+                record.replayed = True
+                return fake.idempotency[cache_key]
+            try:
+                reply = route.handler(store, call)
+            except ApiError as exc:
+                reply = Reply(exc.status, exc.body, exc.headers)
+            if cache_key is not None and reply.status < 500:
+                fake.idempotency[cache_key] = reply
+        return reply
+
+    def _send(self, record: RequestRecord, reply: Reply) -> None:
+        record.status = reply.status
+        record.response = _redacted(reply.body)
+        payload = b"" if reply.body is None else json.dumps(reply.body).encode()
+        try:
+            self.send_response(reply.status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            for name, value in reply.headers.items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(payload)
+        except OSError:
+            self.close_connection = True
+
+    def _hang(self, fault: Fault) -> None:
+        faults = self.server.fake.faults
+        while not self.server.stopping.is_set() and faults.is_active(fault):
+            if fault.released.wait(0.05):
+                break
+
+    def _reset(self) -> None:
+        # SO_LINGER 0 makes close() send RST instead of FIN: the client sees a reset.
+        self.close_connection = True
+        try:
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.rfile.close()
+            self.connection.close()
+        except OSError:
+            pass
+
+
+def _redacted(body: dict[str, Any] | None) -> dict[str, Any] | None:
+    # A signing key's private half is returned once; the request log must not keep it.
+    if body is None:
+        return None
+    data = body.get("data")
+    if isinstance(data, dict) and "privateKey" in data:
+        return {**body, "data": {**data, "privateKey": "<redacted>"}}
+    return body
+
+
+def _seconds(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
