@@ -48,7 +48,7 @@ def check_stored_secrets_decrypt(
         for model, names in encrypted_models():
             for obj in model._default_manager.only("pk", "name", *names):
                 if any(isinstance(getattr(obj, n), UndecryptableValue) for n in names):
-                    bad.append(f"{model._meta.verbose_name} #{obj.pk} {obj.name!r}")
+                    bad.append(f"{model._meta.verbose_name} #{obj.pk} {getattr(obj, 'name', '')!r}")
     except DatabaseError:
         # No table yet (before migrate) or no database: nothing stored to check.
         return []

@@ -10,6 +10,7 @@ used as text and is written back to the database byte for byte, never re-encrypt
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from cryptography.fernet import InvalidToken, MultiFernet
@@ -66,6 +67,13 @@ def encrypt(value: str) -> str:
 
 def decrypt(ciphertext: str) -> str:
     """Decrypt with any configured key; raises InvalidToken when none fits."""
+    return _decrypt(configured_keys(), ciphertext)
+
+
+@lru_cache(maxsize=256)
+def _decrypt(keys: tuple[str, ...], ciphertext: str) -> str:
+    # Cached per key set: tokens are decrypted before every API call, and a Fernet decrypt
+    # (HMAC check + AES) is a measurable share of a loopback call. Failures are not cached.
     return get_crypter().decrypt(ciphertext.encode("ascii")).decode("utf-8")
 
 

@@ -12,6 +12,8 @@ from django_fastpix.models import AccessToken, Workspace
 from django_fastpix.scopes import Scope
 from django_fastpix.services.tokens import add_token
 
+pytest_plugins = ["django_fastpix.testing.pytest_plugin"]
+
 SECRET = "sk_live_Zq8wX3vN9pL2mK7tR4yB6cD1fG5hJ0aE"  # what every secret-leak test searches for
 
 
@@ -21,7 +23,9 @@ def pytest_configure(config: pytest.Config) -> None:
     if os.environ.get("FASTPIX_REQUIRE_POSTGRES") and not os.environ.get(
         "DATABASE_URL", ""
     ).startswith(("postgres://", "postgresql://", "pgsql://")):
-        raise pytest.UsageError("FASTPIX_REQUIRE_POSTGRES is set but DATABASE_URL is not PostgreSQL")
+        raise pytest.UsageError(
+            "FASTPIX_REQUIRE_POSTGRES is set but DATABASE_URL is not PostgreSQL"
+        )
 
 
 @pytest.fixture
@@ -61,3 +65,42 @@ def make_token(workspace: Workspace) -> Callable[..., AccessToken]:
 @pytest.fixture
 def new_key() -> str:
     return Fernet.generate_key().decode()
+
+
+@pytest.fixture
+def fake_api(fastpix_fake, settings):
+    """The fake FastPix as the app's API, with backoff shrunk so retry tests run fast."""
+    settings.FASTPIX = {
+        "API_BASE_URL": fastpix_fake.base_url,
+        "RETRY_BACKOFF_BASE": 0.001,
+        "RETRY_BACKOFF_MAX": 0.01,
+        "RETRY_AFTER_MAX": 2.0,
+        "READ_TIMEOUT": 2.0,
+        "CONNECT_TIMEOUT": 2.0,
+    }
+    return fastpix_fake
+
+
+@pytest.fixture
+def fake_token(fake_api, make_token):
+    """Add a token both to FastPix (the fake) and to the local store."""
+
+    def add(
+        *,
+        ws: Workspace | None = None,
+        scope: Scope = Scope.READ_WRITE,
+        fake_scope: str | None = None,
+        fake_workspace: str = "ws-default",
+        token_id: str | None = None,
+        secret_key: str = SECRET,
+    ) -> AccessToken:
+        token = make_token(ws=ws, scope=scope, token_id=token_id, secret_key=secret_key)
+        fake_api.add_token(
+            token.credentials().token_id,
+            secret_key,
+            fake_scope or str(scope),
+            fake_workspace,
+        )
+        return token
+
+    return add

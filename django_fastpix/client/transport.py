@@ -150,6 +150,22 @@ class Transport:
         session: requests.Session | None = getattr(local, "session", None)
         if session is None or local.generation != _fork_generation:
             session = requests.Session()
+            # Proxies and the CA bundle are read from the environment once per session, not on
+            # every call as requests does by default: that re-read (os.environ scans, proxy
+            # bypass checks) costs more than all the rest of this client's per-call work.
+            # trust_env=False also keeps ~/.netrc from replacing our Authorization header.
+            env = session.merge_environment_settings(self.base_url, {}, None, None, None)
+            session.proxies.update(env["proxies"])
+            session.verify = env["verify"]
+            session.trust_env = False
+            # Proxies and the CA bundle are read from the environment once per session, not on
+            # every call as requests does by default: that re-read (os.environ scans, proxy
+            # bypass checks) costs more than all the rest of this client's per-call work.
+            # trust_env=False also keeps ~/.netrc from replacing our Authorization header.
+            env = session.merge_environment_settings(self.base_url, {}, None, None, None)
+            session.proxies.update(env["proxies"])
+            session.verify = env["verify"]
+            session.trust_env = False
             session.headers["User-Agent"] = self.user_agent
             session.headers["Accept"] = "application/json"
             local.session = session

@@ -12,7 +12,6 @@ import pytest
 import requests
 
 from django_fastpix.testing import FakeFastPix
-from django_fastpix.testing.pytest_plugin import *  # noqa: F403 - the shipped fixtures
 
 
 class Api:

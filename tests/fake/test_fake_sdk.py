@@ -15,8 +15,8 @@ import pytest
 
 from django_fastpix.testing import FakeFastPix
 
-fastpix_python = pytest.importorskip("fastpix_python")
-from fastpix_python import Fastpix, errors, models  # noqa: E402
+# A test-only dependency; a missing SDK must fail the run, not skip it.
+from fastpix_python import Fastpix, errors, models
 
 
 @pytest.fixture

@@ -99,7 +99,7 @@ def test_unknown_setting_key_is_named(settings):
 
     settings.FASTPIX = {"READ_TIMEOUT": 3, "RETRIES": 2}
     with pytest.raises(ImproperlyConfigured, match="RETRIES"):
-        fastpix_settings.READ_TIMEOUT
+        _ = fastpix_settings.READ_TIMEOUT
     settings.FASTPIX = {"READ_TIMEOUT": 3}
     assert fastpix_settings.READ_TIMEOUT == 3  # read on every access, no restart needed
     assert fastpix_settings.CONNECT_TIMEOUT == 5.0
@@ -120,7 +120,11 @@ def test_rotation_of_1000_tokens_loses_nothing(workspace, settings, new_key):
     settings.FIELD_ENCRYPTION_KEY = [new_key, old_key]
     out = io.StringIO()
     call_command("fastpix_rotate_keys", "--batch-size", "300", "--json", stdout=out)
-    assert json.loads(out.getvalue()) == {"rotated": 1000, "already_current": 0, "undecryptable": []}
+    assert json.loads(out.getvalue()) == {
+        "rotated": 1000,
+        "already_current": 0,
+        "undecryptable": [],
+    }
 
     again = encryption.rotate_encryption_keys(batch_size=300)
     assert (again.rotated, again.already_current, again.undecryptable) == (0, 1000, [])

@@ -45,8 +45,16 @@ def assert_no_secret(*texts: str) -> None:
 def test_add_from_stdin_then_list(workspace, monkeypatch, all_logs, settings):
     settings.DEBUG = True  # makes django.db.backends log every SQL statement with params
     out = run(
-        "add", "--workspace", "prod", "--name", "ci", "--scope", "read", "--stdin",
-        stdin=f"{TOKEN_ID}\n{SECRET}\n", monkeypatch=monkeypatch,
+        "add",
+        "--workspace",
+        "prod",
+        "--name",
+        "ci",
+        "--scope",
+        "read",
+        "--stdin",
+        stdin=f"{TOKEN_ID}\n{SECRET}\n",
+        monkeypatch=monkeypatch,
     )
     token = AccessToken.objects.get()
     assert token.credentials().secret_key == SECRET and token.scope == "read"
@@ -55,7 +63,7 @@ def test_add_from_stdin_then_list(workspace, monkeypatch, all_logs, settings):
     as_json = json.loads(run("list", "--json"))
     assert as_json[0]["hint"] == "a9c2" and as_json[0]["scope"] == "read"
     assert_no_secret(out, listing, json.dumps(as_json), all_logs.text)
-    assert any("django.db.backends" == r.name for r in all_logs.records)  # SQL was logged
+    assert any(r.name == "django.db.backends" for r in all_logs.records)  # SQL was logged
 
 
 def test_add_from_env_file_leaves_environment_alone(workspace, tmp_path: Path, all_logs):
@@ -82,20 +90,52 @@ def test_secret_is_not_accepted_on_the_command_line(workspace):
 
 
 def test_failures_are_command_errors(workspace, monkeypatch, tmp_path):
-    with pytest.raises(CommandError, match="No workspace 'nope'.*prod"):
-        run("add", "--workspace", "nope", "--name", "x", "--stdin", stdin="a\nb\n",
-            monkeypatch=monkeypatch)
+    with pytest.raises(CommandError, match=r"No workspace 'nope'.*prod"):
+        run(
+            "add",
+            "--workspace",
+            "nope",
+            "--name",
+            "x",
+            "--stdin",
+            stdin="a\nb\n",
+            monkeypatch=monkeypatch,
+        )
     with pytest.raises(CommandError, match="two non-empty lines"):
-        run("add", "--workspace", "prod", "--name", "x", "--stdin", stdin="only-one\n",
-            monkeypatch=monkeypatch)
+        run(
+            "add",
+            "--workspace",
+            "prod",
+            "--name",
+            "x",
+            "--stdin",
+            stdin="only-one\n",
+            monkeypatch=monkeypatch,
+        )
     with pytest.raises(CommandError, match="Missing FASTPIX_SECRET_KEY"):
         (tmp_path / ".env").write_text(f"FASTPIX_TOKEN_ID={TOKEN_ID}\n")
         run("add", "--workspace", "prod", "--name", "x", "--env-file", str(tmp_path / ".env"))
-    run("add", "--workspace", "prod", "--name", "x", "--stdin", stdin=f"{TOKEN_ID}\n{SECRET}\n",
-        monkeypatch=monkeypatch)
+    run(
+        "add",
+        "--workspace",
+        "prod",
+        "--name",
+        "x",
+        "--stdin",
+        stdin=f"{TOKEN_ID}\n{SECRET}\n",
+        monkeypatch=monkeypatch,
+    )
     with pytest.raises(CommandError, match="already holds") as excinfo:
-        run("add", "--workspace", "prod", "--name", "y", "--stdin",
-            stdin=f"{TOKEN_ID}\n{SECRET}\n", monkeypatch=monkeypatch)
+        run(
+            "add",
+            "--workspace",
+            "prod",
+            "--name",
+            "y",
+            "--stdin",
+            stdin=f"{TOKEN_ID}\n{SECRET}\n",
+            monkeypatch=monkeypatch,
+        )
     assert_no_secret(str(excinfo.value))
     with pytest.raises(CommandError, match="No token #999"):
         run("revoke", "999", "--reason", "leak")
@@ -127,13 +167,19 @@ def test_revoke_and_invalidate(make_token):
 @pytest.mark.django_db(transaction=True)
 def test_exit_status_is_non_zero_on_failure(tmp_path):
     # A real process: CommandError must become a non-zero exit, not a traceback with status 0.
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings",
-           "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}"}
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+    }
     manage = [sys.executable, "-m", "django"]
     subprocess.run([*manage, "migrate", "-v0"], env=env, check=True, cwd=Path(__file__).parents[2])
     result = subprocess.run(
         [*manage, "fastpix_token", "revoke", "1", "--reason", "x"],
-        env=env, cwd=Path(__file__).parents[2], capture_output=True, text=True,
+        env=env,
+        cwd=Path(__file__).parents[2],
+        capture_output=True,
+        text=True,
     )
     assert result.returncode != 0
     assert "No token #1" in result.stderr

@@ -19,7 +19,8 @@ def raw_row(pk: int) -> tuple[str, ...]:
     table = AccessToken._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT token_id, secret_key, token_id_hint, token_id_digest FROM {table} WHERE id = %s",
+            "SELECT token_id, secret_key, token_id_hint, token_id_digest "
+            f"FROM {table} WHERE id = %s",
             [pk],
         )
         return cursor.fetchone()
