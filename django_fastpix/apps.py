@@ -16,3 +16,6 @@ class DjangoFastPixConfig(AppConfig):
 
     def ready(self) -> None:
         from . import checks  # noqa: F401  (registers the system checks)
+        from .receivers import connect_sources
+
+        connect_sources()

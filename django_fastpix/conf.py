@@ -25,6 +25,17 @@ DEFAULTS: dict[str, Any] = {
     # Key for the token-id digest; None derives one from SECRET_KEY.
     "TOKEN_DIGEST_KEY": None,
     "USER_AGENT": None,
+    # Site models whose saves create FastPix media: {"app.Model": {...}}, see sources.py.
+    "MEDIA_SOURCES": {},
+    # Metadata key that carries the local reference UUID to FastPix and back.
+    "REFERENCE_METADATA_KEY": "django_fastpix_ref",
+    # Pages of the newest media searched for a reference before re-creating after a failure.
+    "RECONCILE_PAGES": 4,
+    # Webhooks: largest accepted body, and how long the previous secret stays valid.
+    "WEBHOOK_MAX_BODY_BYTES": 1_048_576,
+    "WEBHOOK_PREVIOUS_SECRET_WINDOW": 24 * 3600,
+    # The task backend alias (Django Tasks API) media work is enqueued on.
+    "TASK_BACKEND": "default",
 }
 
 

@@ -15,3 +15,23 @@ token_revoked = Signal()
 # A verify call succeeded; an invalid token returned to active if it was.
 # Arguments: sender=AccessToken, token (AccessToken), reactivated (bool).
 token_verified = Signal()
+
+# FastPix assigned an id to a local media (creation succeeded or was reconciled).
+# Arguments: sender=Media, media (Media).
+media_created = Signal()
+
+# A media reached Ready: it can be played.
+# Arguments: sender=Media, media (Media).
+media_ready = Signal()
+
+# A media failed (refused before any call, refused by FastPix, or failed processing).
+# Arguments: sender=Media, media (Media), reason (str).
+media_failed = Signal()
+
+# A media was deleted in FastPix.
+# Arguments: sender=Media, media (Media).
+media_deleted = Signal()
+
+# A new webhook delivery was stored (duplicates are not re-sent).
+# Arguments: sender=WebhookEvent, event (WebhookEvent).
+webhook_received = Signal()

@@ -71,6 +71,7 @@ def new_key() -> str:
 def fake_api(fastpix_fake, settings):
     """The fake FastPix as the app's API, with backoff shrunk so retry tests run fast."""
     settings.FASTPIX = {
+        **settings.FASTPIX,
         "API_BASE_URL": fastpix_fake.base_url,
         "RETRY_BACKOFF_BASE": 0.001,
         "RETRY_BACKOFF_MAX": 0.01,

@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
+
 import environ
+
+try:
+    import django.tasks  # noqa: F401
+
+    IMMEDIATE_BACKEND = "django.tasks.backends.immediate.ImmediateBackend"
+except ImportError:
+    IMMEDIATE_BACKEND = "django_tasks.backends.immediate.ImmediateBackend"
 
 env = environ.Env()
 
@@ -19,6 +29,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django_fastpix",
+    "tests.testapp",
 ]
 MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -41,9 +52,26 @@ TEMPLATES = [
     }
 ]
 DATABASES = {"default": env.db("DATABASE_URL", default="sqlite:///:memory:")}
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    # A file, not memory: worker subprocesses in the tests open the same test database.
+    DATABASES["default"]["TEST"] = {
+        "NAME": os.path.join(tempfile.gettempdir(), f"django-fastpix-tests-{os.getpid()}.sqlite3")
+    }
 
 # A fixed test key (Fernet.generate_key()); never used outside the tests.
 FIELD_ENCRYPTION_KEY = "rG2Yv4mQb1f2o0GZyJ9Jd7JbX7o6p3xN3rJ8XkqkY0c="
-FASTPIX: dict[str, object] = {}
+FASTPIX: dict[str, object] = {
+    "API_BASE_URL": env.str("FASTPIX_API_BASE_URL", default="https://api.fastpix.com/v1"),
+    "MEDIA_SOURCES": {
+        "testapp.Lesson": {
+            "url_field": "video_url",
+            "workspace": "tests.testapp.models.lesson_workspace",
+            "title": "title",
+            "metadata": "tests.testapp.models.lesson_metadata",
+            "delete_remote_on_delete": True,
+        }
+    },
+}
+TASKS = {"default": {"BACKEND": env.str("FASTPIX_TASK_BACKEND", default=IMMEDIATE_BACKEND)}}
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 LOGGING_CONFIG = None

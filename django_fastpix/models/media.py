@@ -50,7 +50,10 @@ class Media(models.Model):
     """A FastPix media as the site knows it; exists (pending) before any API call."""
 
     workspace = models.ForeignKey(Workspace, on_delete=models.PROTECT, related_name="media")
-    fastpix_id = models.CharField("FastPix media id", max_length=255, null=True, blank=True)
+    # NULL until FastPix assigns one: the per-workspace uniqueness must not count blanks.
+    fastpix_id = models.CharField(  # noqa: DJ001
+        "FastPix media id", max_length=255, null=True, blank=True
+    )
     upload_id = models.CharField(max_length=255, blank=True)
     # Travels in FastPix metadata and as the Idempotency-Key: how a retry finds its media.
     reference = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
@@ -64,6 +67,9 @@ class Media(models.Model):
     max_resolution = models.CharField(max_length=20, blank=True)
     source_resolution = models.CharField(max_length=20, blank=True)
     error = models.TextField(blank=True, help_text="Why creation or processing failed.")
+    # Committed before each create call: a value above 1 means an earlier call may have reached
+    # FastPix, so the next attempt looks for that media before creating another.
+    creation_attempts = models.PositiveSmallIntegerField(default=0, editable=False)
     # The site object whose save produced this media (object ids as text: any pk type fits).
     content_type = models.ForeignKey(ContentType, on_delete=models.SET_NULL, null=True, blank=True)
     object_id = models.CharField(max_length=64, blank=True)

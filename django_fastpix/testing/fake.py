@@ -235,6 +235,29 @@ class FakeFastPix:
             raise KeyError(media_id)
         return media
 
+    def seed_media(
+        self, count: int, workspace: str = DEFAULT_WORKSPACE, *, status: str = "Ready"
+    ) -> list[str]:
+        """Put ``count`` media straight into the store (no requests, no webhooks): bulk test data."""
+        from .handlers_media import create_media_record
+
+        with self.store.lock:
+            ws = self.store.workspace(workspace)
+            ids = []
+            for n in range(count):
+                media = create_media_record(
+                    self.store,
+                    ws,
+                    {"accessPolicy": "public", "title": f"seeded {n}", "metadata": {}},
+                    [{"type": "video", "url": f"https://example.com/seed/{n}.mp4"}],
+                    will_fail=False,
+                )
+                media.status = status
+                if status == "Ready":
+                    media.duration_seconds = self.store.media_duration
+                ids.append(media.id)
+            return ids
+
     def media(self, workspace: str | None = None) -> list[dict[str, Any]]:
         """All media (of one workspace, by name or id), oldest first."""
         with self.store.lock:

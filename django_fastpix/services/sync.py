@@ -1,0 +1,153 @@
+"""Sync: page through FastPix's media list and upsert local rows in bulk, a page at a time."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from django.db import transaction
+from django.utils import timezone
+
+from ..client import Media as RemoteMedia
+from ..models import Media, MediaStatus, PlaybackId, Workspace
+from . import api
+from .media import fields_from_remote, next_status, parse_reference, reference_key
+
+PAGE_SIZE = 50  # FastPix's maximum
+
+
+@dataclass
+class SyncReport:
+    """Counts of one sync run."""
+
+    pages: int = 0
+    seen: int = 0
+    created: int = 0
+    updated: int = 0
+    marked_deleted: int = 0
+    total: int | None = None
+    errors: list[str] = field(default_factory=list)
+
+
+def sync_media(
+    workspace: Workspace,
+    *,
+    progress: Callable[[SyncReport], None] | None = None,
+    mark_missing_deleted: bool = True,
+) -> SyncReport:
+    """Bring local media of ``workspace`` in line with FastPix; repairs missed webhooks.
+
+    Each page costs a bounded number of queries (not one per media): the token lookup, one
+    read of the known rows, one bulk insert, one bulk update, and two for playback ids.
+    """
+    report = SyncReport()
+    seen_ids: set[str] = set()
+    page_number = 1
+    while True:
+        page = api.call(workspace, "list_media", PAGE_SIZE, page_number, "asc")
+        report.pages += 1
+        report.total = page.total
+        with transaction.atomic():
+            upsert_page(workspace, page.items, report)
+        seen_ids.update(m.id for m in page.items)
+        if progress:
+            progress(report)
+        if not page.has_next or not page.items:
+            break
+        page_number += 1
+    if mark_missing_deleted:
+        # Only after a complete listing: a row FastPix no longer lists was deleted there.
+        report.marked_deleted = (
+            Media.objects.filter(workspace=workspace, fastpix_id__isnull=False)
+            .exclude(status=MediaStatus.DELETED)
+            .exclude(fastpix_id__in=seen_ids)
+            .update(status=MediaStatus.DELETED, updated_at=timezone.now())
+            if seen_ids or report.total == 0
+            else 0
+        )
+    return report
+
+
+def upsert_page(workspace: Workspace, items: list[RemoteMedia], report: SyncReport) -> None:
+    """Create or update the rows of one page with a fixed number of queries."""
+    if not items:
+        return
+    report.seen += len(items)
+    ids = [m.id for m in items]
+    references = {}
+    for remote in items:
+        ref = parse_reference(remote.metadata.get(reference_key()))
+        if ref is not None:
+            references[ref] = remote.id
+    existing = {
+        m.fastpix_id or "": m for m in Media.objects.filter(workspace=workspace, fastpix_id__in=ids)
+    }
+    # Rows created locally whose create answer was lost carry only our reference.
+    if references:
+        for media in Media.objects.filter(
+            workspace=workspace, fastpix_id__isnull=True, reference__in=list(references)
+        ):
+            existing[references[media.reference]] = media
+    now = timezone.now()
+    to_create: list[Media] = []
+    to_update: list[Media] = []
+    update_fields = {"last_synced_at", "updated_at", "fastpix_id", "status", "error"}
+    for remote in items:
+        values = fields_from_remote(remote)
+        update_fields.update(values)
+        found = existing.get(remote.id)
+        if found is None:
+            to_create.append(
+                Media(
+                    workspace=workspace,
+                    fastpix_id=remote.id,
+                    status=MediaStatus.from_fastpix(remote.status) or MediaStatus.CREATED,
+                    last_synced_at=now,
+                    **values,
+                )
+            )
+            continue
+        media = found
+        for name, value in values.items():
+            setattr(media, name, value)
+        media.fastpix_id = remote.id
+        moved_to = next_status(media.status, remote.status)
+        if moved_to is not None:
+            media.status = moved_to
+            if moved_to == MediaStatus.READY:
+                media.error = ""
+        media.last_synced_at = now
+        media.updated_at = now
+        to_update.append(media)
+    if to_create:
+        Media.objects.bulk_create(to_create)
+        report.created += len(to_create)
+    if to_update:
+        Media.objects.bulk_update(to_update, sorted(update_fields))
+        report.updated += len(to_update)
+    _upsert_playback_ids(workspace, items)
+
+
+def _upsert_playback_ids(workspace: Workspace, items: list[RemoteMedia]) -> None:
+    wanted = {p.id: (m.id, p.access_policy) for m in items for p in m.playback_ids}
+    if not wanted:
+        return
+    known = set(
+        PlaybackId.objects.filter(fastpix_id__in=list(wanted)).values_list("fastpix_id", flat=True)
+    )
+    missing = {pid: v for pid, v in wanted.items() if pid not in known}
+    if not missing:
+        return
+    media_pks = dict(
+        Media.objects.filter(
+            workspace=workspace, fastpix_id__in={mid for mid, _ in missing.values()}
+        ).values_list("fastpix_id", "pk")
+    )
+    PlaybackId.objects.bulk_create(
+        [
+            PlaybackId(media_id=media_pks[mid], fastpix_id=pid, access_policy=policy or "public")
+            for pid, (mid, policy) in missing.items()
+            if mid in media_pks
+        ],
+        ignore_conflicts=True,
+    )

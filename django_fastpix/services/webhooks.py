@@ -1,0 +1,315 @@
+"""FastPix webhooks: verify, store every delivery by event id, apply media events forward-only."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import logging
+import traceback
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
+from functools import partial
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from .. import signals
+from ..client import Media as RemoteMedia
+from ..conf import fastpix_settings
+from ..exceptions import InvalidResponseError
+from ..models import Media, MediaStatus, WebhookEvent, WebhookOutcome, Workspace
+from .media import (
+    apply_remote_state,
+    link_remote,
+    mark_deleted,
+    parse_reference,
+    reference_key,
+)
+
+logger = logging.getLogger(__name__)
+
+SIGNATURE_HEADER = "FastPix-Signature"
+
+# Event type → the status it reports (None: take data.status). Unlisted media events only
+# refresh fields; unlisted non-media events are stored and ignored.
+MEDIA_EVENTS: dict[str, str | None] = {
+    "video.media.created": "created",
+    "video.media.upload": None,
+    "video.upload.media_created": "created",
+    "video.media.ready": "ready",
+    "video.media.failed": "failed",
+    "video.media.updated": None,
+    "video.media.deleted": "deleted",
+    "video.media.upload.cancelled": None,
+}
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What the view should answer, and the event stored (if any)."""
+
+    status: int
+    detail: str
+    event: WebhookEvent | None = None
+
+
+def signature(secret_b64: str, body: bytes) -> str:
+    """FastPix's signature: base64(HMAC-SHA256(key=base64decode(secret), msg=raw body))."""
+    key = base64.b64decode(secret_b64, validate=False)
+    return base64.b64encode(hmac.new(key, body, hashlib.sha256).digest()).decode("ascii")
+
+
+def accepted_secrets(workspace: Workspace) -> list[str]:
+    """The current webhook secret, and the previous one while its rotation window is open."""
+    secrets = [str(workspace.webhook_secret)] if workspace.webhook_secret else []
+    window = timedelta(seconds=float(fastpix_settings.WEBHOOK_PREVIOUS_SECRET_WINDOW))
+    rotated = workspace.webhook_secret_rotated_at
+    if workspace.previous_webhook_secret and rotated and timezone.now() - rotated <= window:
+        secrets.append(str(workspace.previous_webhook_secret))
+    return secrets
+
+
+def signature_valid(workspace: Workspace, body: bytes, given: str | None) -> bool:
+    """Whether ``given`` signs ``body`` under an accepted secret (constant-time compare)."""
+    if not given:
+        return False
+    valid = False
+    for secret in accepted_secrets(workspace):
+        try:
+            expected = signature(secret, body)
+        except (binascii.Error, ValueError):
+            continue
+        # Every secret is compared, so timing reveals nothing about which one matched.
+        valid |= hmac.compare_digest(expected.encode(), given.strip().encode())
+    return valid
+
+
+def rotate_webhook_secret(workspace: Workspace, new_secret: str) -> None:
+    """Set a new secret; the old one stays valid for WEBHOOK_PREVIOUS_SECRET_WINDOW seconds."""
+    new_secret = new_secret.strip()
+    try:
+        base64.b64decode(new_secret, validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError("A FastPix webhook secret is base64 text.") from None
+    with transaction.atomic():
+        if workspace.webhook_secret and str(workspace.webhook_secret) != new_secret:
+            workspace.previous_webhook_secret = workspace.webhook_secret
+            workspace.webhook_secret_rotated_at = timezone.now()
+        workspace.webhook_secret = new_secret
+        workspace.save(
+            update_fields=[
+                "webhook_secret",
+                "previous_webhook_secret",
+                "webhook_secret_rotated_at",
+                "updated_at",
+            ]
+        )
+
+
+def is_probe(body: bytes) -> bool:
+    """FastPix's unsigned registration probe: an empty body or ``{}``."""
+    stripped = body.strip()
+    return stripped in (b"", b"{}")
+
+
+def receive(workspace: Workspace, body: bytes, given_signature: str | None) -> Delivery:
+    """Verify, store and process one delivery; the answer tells FastPix whether to retry."""
+    if len(body) > int(fastpix_settings.WEBHOOK_MAX_BODY_BYTES):
+        return Delivery(413, "Body too large.")
+    if is_probe(body):
+        return Delivery(200, "Probe acknowledged.")
+    if not workspace.webhook_secret:
+        return Delivery(401, "No webhook secret is configured for this workspace.")
+    if not signature_valid(workspace, body, given_signature):
+        return Delivery(401, "Invalid or missing FastPix-Signature.")
+    try:
+        payload = json.loads(body)
+    except (UnicodeDecodeError, ValueError):
+        return Delivery(400, "Body is not JSON.")
+    parsed = parse_envelope(payload)
+    if isinstance(parsed, str):
+        return Delivery(400, parsed)
+    event, created = store_event(workspace, parsed, payload)
+    if not created and event.outcome in (WebhookOutcome.PROCESSED, WebhookOutcome.IGNORED):
+        return Delivery(200, "Duplicate delivery; already processed.", event)
+    if not process_event(event):
+        # Non-2xx: FastPix delivers again, and the stored failure is retried then.
+        return Delivery(500, "Processing failed; recorded for retry.", event)
+    return Delivery(200, "Processed.", event)
+
+
+@dataclass(frozen=True)
+class Envelope:
+    event_id: str
+    type: str
+    object_type: str
+    object_id: str
+    occurred_at: datetime | None
+
+
+def parse_envelope(payload: Any) -> Envelope | str:
+    """The envelope's keys, read leniently (id/eventId, type/event); an error text if unusable."""
+    if not isinstance(payload, dict):
+        return "Body is not a JSON object."
+    event_id = payload.get("id") or payload.get("eventId") or payload.get("webhookId")
+    event_type = payload.get("type") or payload.get("event")
+    if not isinstance(event_id, (str, int)) or not str(event_id).strip():
+        return "Event has no id."
+    if not isinstance(event_type, str) or not event_type.strip():
+        return "Event has no type."
+    obj = _member(payload, "object")
+    data = _member(payload, "data")
+    object_id = obj.get("id") or data.get("id") or data.get("uploadId") or ""
+    occurred = payload.get("createdAt") or payload.get("created_at")
+    occurred_at = parse_datetime(occurred) if isinstance(occurred, str) else None
+    if occurred_at is None and isinstance(payload.get("occurredAt"), (int, float)):
+        occurred_at = datetime.fromtimestamp(payload["occurredAt"], tz=dt_timezone.utc)
+    if occurred_at is not None and timezone.is_naive(occurred_at):
+        occurred_at = timezone.make_aware(occurred_at, dt_timezone.utc)
+    return Envelope(
+        event_id=str(event_id)[:255],
+        type=event_type[:100],
+        object_type=str(obj.get("type") or obj.get("name") or "")[:50],
+        object_id=str(object_id)[:255] if isinstance(object_id, (str, int)) else "",
+        occurred_at=occurred_at,
+    )
+
+
+def store_event(
+    workspace: Workspace, envelope: Envelope, payload: dict[str, Any]
+) -> tuple[WebhookEvent, bool]:
+    """Store a delivery by event id; a redelivery only counts."""
+    try:
+        with transaction.atomic():
+            event = WebhookEvent.objects.create(
+                workspace=workspace,
+                event_id=envelope.event_id,
+                type=envelope.type,
+                object_type=envelope.object_type,
+                object_id=envelope.object_id,
+                payload=payload,
+                occurred_at=envelope.occurred_at,
+            )
+            transaction.on_commit(
+                partial(signals.webhook_received.send, sender=WebhookEvent, event=event)
+            )
+            return event, True
+    except IntegrityError:
+        WebhookEvent.objects.filter(workspace=workspace, event_id=envelope.event_id).update(
+            deliveries=F("deliveries") + 1
+        )
+        return WebhookEvent.objects.get(workspace=workspace, event_id=envelope.event_id), False
+
+
+def process_event(event: WebhookEvent) -> bool:
+    """Apply a stored event; record the outcome (and traceback on failure). True if done."""
+    try:
+        with transaction.atomic():
+            handled = apply_event(event)
+            event.outcome = WebhookOutcome.PROCESSED if handled else WebhookOutcome.IGNORED
+            event.processed_at = timezone.now()
+            event.error = ""
+            event.traceback = ""
+            event.save(update_fields=["outcome", "processed_at", "error", "traceback"])
+        return True
+    except Exception as exc:  # any failure is recorded on the event, never lost
+        logger.exception("Processing FastPix event %s (%s) failed", event.event_id, event.type)
+        WebhookEvent.objects.filter(pk=event.pk).update(
+            outcome=WebhookOutcome.FAILED,
+            error=f"{type(exc).__name__}: {exc}"[:2000],
+            traceback=traceback.format_exc()[-20000:],
+            processed_at=timezone.now(),
+        )
+        event.refresh_from_db()
+        return False
+
+
+def replay_event(event: WebhookEvent) -> bool:
+    """Process a stored event again (operators' replay; idempotent by design)."""
+    return process_event(event)
+
+
+def apply_event(event: WebhookEvent) -> bool:
+    """Apply one media event to the local media (inside a transaction); False if not handled."""
+    if event.type not in MEDIA_EVENTS:
+        return False
+    payload = event.payload if isinstance(event.payload, dict) else {}
+    data = _member(payload, "data")
+    data.setdefault("id", event.object_id)
+    if event.type in ("video.media.upload", "video.media.upload.cancelled"):
+        return _apply_upload_event(event, data)
+    try:
+        remote = RemoteMedia.from_api(data)
+    except InvalidResponseError:
+        raise ValueError("Media event without a media id.") from None
+    media = find_media(event.workspace, remote)
+    if media is None:
+        if event.type == "video.media.deleted":
+            return True  # never known here: nothing to delete
+        media = Media.objects.create(
+            workspace=event.workspace, fastpix_id=remote.id, status=MediaStatus.CREATED
+        )
+    elif not media.fastpix_id:
+        media = link_remote(media, remote)
+    media = Media.objects.select_for_update().get(pk=media.pk)
+    if event.type == "video.media.deleted":
+        mark_deleted(media)
+        return True
+    status = MEDIA_EVENTS[event.type]
+    apply_remote_state(
+        media,
+        remote,
+        status_hint=status or remote.status or "",
+        occurred_at=event.occurred_at or event.received_at,
+    )
+    if status == "failed":
+        Media.objects.filter(pk=media.pk, error="").update(error=_failure_reason(data))
+    return True
+
+
+def _apply_upload_event(event: WebhookEvent, data: dict[str, Any]) -> bool:
+    upload_id = str(data.get("uploadId") or data.get("id") or "")
+    media = Media.objects.filter(workspace=event.workspace, upload_id=upload_id).first()
+    if media is None:
+        return True
+    if event.type == "video.media.upload.cancelled":
+        Media.objects.filter(pk=media.pk, fastpix_id__isnull=True).update(
+            status=MediaStatus.FAILED, error="Upload cancelled."
+        )
+    return True
+
+
+def find_media(workspace: Workspace, remote: RemoteMedia) -> Media | None:
+    """The local row of a FastPix media: by id, then by our reference, then by upload id."""
+    media = Media.objects.filter(workspace=workspace, fastpix_id=remote.id).first()
+    if media is not None:
+        return media
+    reference = parse_reference(remote.metadata.get(reference_key()))
+    if reference is not None:
+        media = Media.objects.filter(workspace=workspace, reference=reference).first()
+        if media is not None:
+            return media
+    if remote.upload_id:
+        return Media.objects.filter(workspace=workspace, upload_id=remote.upload_id).first()
+    return None
+
+
+def _member(payload: dict[str, Any], key: str) -> dict[str, Any]:
+    """A nested object of the payload, copied; anything else reads as empty."""
+    value = payload.get(key)
+    return dict(value) if isinstance(value, dict) else {}
+
+
+def _failure_reason(data: dict[str, Any]) -> str:
+    for key in ("errors", "error", "failureReason", "message"):
+        value = data.get(key)
+        if value:
+            return f"FastPix: {json.dumps(value)[:1000] if not isinstance(value, str) else value}"
+    return "FastPix reported the media as failed."

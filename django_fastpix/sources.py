@@ -1,0 +1,128 @@
+"""Which site models are media sources, read from ``FASTPIX["MEDIA_SOURCES"]``.
+
+    FASTPIX = {
+        "MEDIA_SOURCES": {
+            "videos.Lesson": {
+                "url_field": "video_url",          # required
+                "workspace": "prod",               # a slug, or callable(instance) -> slug
+                "access_policy": "public",         # or "private"; a callable(instance) also works
+                "title": "title",                  # a field name or a callable(instance) -> str
+                "metadata": None,                  # a callable(instance) -> dict[str, str]
+                "on_url_change": "keep",           # "keep" the old media, or "delete" it remotely
+                "delete_remote_on_delete": False,  # delete the FastPix media with the instance
+            }
+        }
+    }
+
+Callables may be given as dotted import paths.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django.apps import apps
+from django.core.exceptions import ImproperlyConfigured
+from django.db import models
+from django.utils.module_loading import import_string
+
+from .conf import fastpix_settings
+
+OPTIONS = {
+    "url_field",
+    "workspace",
+    "access_policy",
+    "title",
+    "metadata",
+    "on_url_change",
+    "delete_remote_on_delete",
+}
+
+
+CALLABLE_OPTIONS = {"workspace", "title", "access_policy", "metadata"}
+
+
+@dataclass(frozen=True)
+class MediaSource:
+    """How one site model turns into FastPix media."""
+
+    model: type[models.Model]
+    url_field: str
+    workspace: str | Callable[[Any], Any]
+    access_policy: str | Callable[[Any], str] = "public"
+    title: str | Callable[[Any], str] | None = None
+    metadata: Callable[[Any], dict[str, str]] | None = None
+    on_url_change: str = "keep"
+    delete_remote_on_delete: bool = False
+
+    def url_of(self, instance: models.Model) -> str:
+        return str(getattr(instance, self.url_field) or "").strip()
+
+    def title_of(self, instance: models.Model) -> str:
+        if self.title is None:
+            return str(instance)[:255]
+        if callable(self.title):
+            return str(self.title(instance))[:255]
+        return str(getattr(instance, self.title) or "")[:255]
+
+    def metadata_of(self, instance: models.Model) -> dict[str, str]:
+        if self.metadata is None:
+            return {}
+        return {str(k): str(v) for k, v in self.metadata(instance).items()}
+
+    def access_policy_of(self, instance: models.Model) -> str:
+        if callable(self.access_policy):
+            return str(self.access_policy(instance))
+        return self.access_policy
+
+
+def _resolve(option: str, value: Any) -> Any:
+    # A dotted path names a callable; a plain word is a slug, a field name or a policy.
+    if option in CALLABLE_OPTIONS and isinstance(value, str) and "." in value:
+        return import_string(value)
+    return value
+
+
+def media_sources() -> dict[type[models.Model], MediaSource]:
+    """The configured sources, validated; read from settings on every call."""
+    configured = fastpix_settings.MEDIA_SOURCES or {}
+    sources: dict[type[models.Model], MediaSource] = {}
+    for label, options in configured.items():
+        unknown = set(options) - OPTIONS
+        if unknown:
+            raise ImproperlyConfigured(
+                f"FASTPIX['MEDIA_SOURCES'][{label!r}] has unknown option(s): "
+                f"{', '.join(sorted(unknown))}."
+            )
+        try:
+            model = apps.get_model(label)
+        except (LookupError, ValueError):
+            raise ImproperlyConfigured(
+                f"FASTPIX['MEDIA_SOURCES'] names {label!r}, which is not an installed model."
+            ) from None
+        for required in ("url_field", "workspace"):
+            if not options.get(required):
+                raise ImproperlyConfigured(
+                    f"FASTPIX['MEDIA_SOURCES'][{label!r}] needs {required!r}."
+                )
+        url_field = options["url_field"]
+        try:
+            model._meta.get_field(url_field)
+        except Exception:
+            raise ImproperlyConfigured(
+                f"FASTPIX['MEDIA_SOURCES'][{label!r}]: {label} has no field {url_field!r}."
+            ) from None
+        if options.get("on_url_change", "keep") not in ("keep", "delete"):
+            raise ImproperlyConfigured(
+                f"FASTPIX['MEDIA_SOURCES'][{label!r}]['on_url_change'] must be 'keep' or 'delete'."
+            )
+        resolved = {k: _resolve(k, v) for k, v in options.items()}
+        sources[model] = MediaSource(model=model, **resolved)
+    return sources
+
+
+def source_for(model: type[models.Model]) -> MediaSource | None:
+    """The source configuration of ``model`` (None if it is not one)."""
+    return media_sources().get(model)

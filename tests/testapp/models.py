@@ -1,0 +1,22 @@
+"""A site model for the tests: a lesson whose video URL becomes a FastPix media."""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class Lesson(models.Model):
+    title = models.CharField(max_length=200)
+    video_url = models.URLField(max_length=2000, blank=True)
+    workspace_slug = models.SlugField(default="prod")
+
+    def __str__(self) -> str:
+        return self.title
+
+
+def lesson_workspace(lesson: Lesson) -> str:
+    return lesson.workspace_slug
+
+
+def lesson_metadata(lesson: Lesson) -> dict[str, str]:
+    return {"lesson": str(lesson.pk)}
