@@ -25,9 +25,7 @@ def main() -> None:
     if not PYTHON.exists():
         print("Creating", VENV)
         venv.create(VENV, with_pip=True)
-    subprocess.run(
-        [str(PYTHON), "-m", "pip", "install", "-q", "-e", str(ROOT)], check=True
-    )
+    subprocess.run([str(PYTHON), "-m", "pip", "install", "-q", "-e", str(ROOT)], check=True)
     env_file = HERE / ".env"
     if not env_file.exists():
         key = base64.urlsafe_b64encode(os.urandom(32)).decode()

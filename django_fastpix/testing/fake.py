@@ -238,7 +238,7 @@ class FakeFastPix:
     def seed_media(
         self, count: int, workspace: str = DEFAULT_WORKSPACE, *, status: str = "Ready"
     ) -> list[str]:
-        """Put ``count`` media straight into the store (no requests, no webhooks): bulk test data."""
+        """Put ``count`` media straight into the store (no requests, no webhooks): test data."""
         from .handlers_media import create_media_record
 
         with self.store.lock:

@@ -54,10 +54,13 @@ def test_save_creates_media_after_commit_only(ready, fake_api, django_capture_on
 
 
 def test_rolled_back_save_creates_nothing(ready, fake_api, django_capture_on_commit_callbacks):
-    with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        with pytest.raises(RuntimeError), transaction.atomic():
-            Lesson.objects.create(title="Draft", video_url=VIDEO)
-            raise RuntimeError("editor cancelled")
+    with (
+        django_capture_on_commit_callbacks(execute=True) as callbacks,
+        pytest.raises(RuntimeError),
+        transaction.atomic(),
+    ):
+        Lesson.objects.create(title="Draft", video_url=VIDEO)
+        raise RuntimeError("editor cancelled")
     assert callbacks == []
     assert not Media.objects.exists() and fake_api.requests == []
 

@@ -24,8 +24,11 @@ class Command(BaseCommand):
         token_id = f"demo-{secrets.token_hex(8)}"
         secret = secrets.token_urlsafe(24)
         token = add_token(
-            workspace=workspace, name=f"demo {token_id[-4:]}", token_id=token_id,
-            secret_key=secret, scope="read_write",
+            workspace=workspace,
+            name=f"demo {token_id[-4:]}",
+            token_id=token_id,
+            secret_key=secret,
+            scope="read_write",
         )
         say(self.style.MIGRATE_HEADING("1. Added a token (the secret is never printed again):"))
         say(f"   {token!r}")
