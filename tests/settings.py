@@ -19,6 +19,7 @@ env = environ.Env()
 SECRET_KEY = "tests-only-not-secret"
 DEBUG = False
 USE_TZ = True
+STATIC_URL = "/static/"
 ROOT_URLCONF = "tests.urls"
 DEFAULT_AUTO_FIELD = "django.db.models.AutoField"  # the app must not depend on it
 

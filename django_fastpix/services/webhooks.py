@@ -173,11 +173,14 @@ def parse_envelope(payload: Any) -> Envelope | str:
         occurred_at = datetime.fromtimestamp(payload["occurredAt"], tz=dt_timezone.utc)
     if occurred_at is not None and timezone.is_naive(occurred_at):
         occurred_at = timezone.make_aware(occurred_at, dt_timezone.utc)
+    object_id = str(object_id)[:255] if isinstance(object_id, (str, int)) else ""
+    if event_type in MEDIA_EVENTS and not object_id.strip():
+        return "Media event without a media id."
     return Envelope(
         event_id=str(event_id)[:255],
         type=event_type[:100],
         object_type=str(obj.get("type") or obj.get("name") or "")[:50],
-        object_id=str(object_id)[:255] if isinstance(object_id, (str, int)) else "",
+        object_id=object_id,
         occurred_at=occurred_at,
     )
 
@@ -242,7 +245,8 @@ def apply_event(event: WebhookEvent) -> bool:
         return False
     payload = event.payload if isinstance(event.payload, dict) else {}
     data = _member(payload, "data")
-    data.setdefault("id", event.object_id)
+    if not isinstance(data.get("id"), str) or not data["id"]:
+        data["id"] = event.object_id
     if event.type in ("video.media.upload", "video.media.upload.cancelled"):
         return _apply_upload_event(event, data)
     try:
