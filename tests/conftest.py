@@ -7,12 +7,19 @@ from collections.abc import Callable
 
 import pytest
 from cryptography.fernet import Fernet
+from hypothesis import settings as hypothesis_settings
 
 from django_fastpix.models import AccessToken, Workspace
 from django_fastpix.scopes import Scope
 from django_fastpix.services.tokens import add_token
 
 pytest_plugins = ["django_fastpix.testing.pytest_plugin"]
+
+# In CI, property tests run a fixed set of examples so that a run is repeatable; locally they
+# explore (and remember failures in .hypothesis/).
+hypothesis_settings.register_profile("ci", derandomize=True, database=None)
+if os.environ.get("CI"):
+    hypothesis_settings.load_profile("ci")
 
 SECRET = "sk_live_Zq8wX3vN9pL2mK7tR4yB6cD1fG5hJ0aE"  # what every secret-leak test searches for
 

@@ -65,9 +65,14 @@ class PlaybackId:
 
 
 def _playback_ids(value: Any) -> list[PlaybackId]:
+    # Tolerant: an item without a usable id is skipped rather than failing the whole media.
     if not isinstance(value, list):
         return []
-    return [PlaybackId.from_api(item) for item in value if isinstance(item, Mapping)]
+    return [
+        PlaybackId.from_api(item)
+        for item in value
+        if isinstance(item, Mapping) and to_str(first(item, "id", "playbackId"))
+    ]
 
 
 @dataclass(frozen=True)

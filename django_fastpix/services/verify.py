@@ -10,7 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from .. import signals
-from ..client import FastPixClient, Transport
+from ..client import Credentials, FastPixClient, Transport
 from ..exceptions import (
     AuthenticationError,
     FastPixError,
@@ -21,6 +21,31 @@ from ..models import AccessToken, TokenStatus
 from .tokens import invalidate_token
 
 logger = logging.getLogger(__name__)
+
+
+# An operator is waiting on a form: no retries, and a short read timeout.
+INTERACTIVE_READ_TIMEOUT = 10.0
+
+
+def verify_credentials(token_id: str, secret_key: str) -> None:
+    """Check a pair before it is stored (``GET /on-demand?limit=1``); raises the API error if not.
+
+    Used while an operator waits (the admin add form), so it neither retries nor waits long.
+    """
+    shared = Transport.from_settings()
+    transport = Transport(
+        shared.base_url,
+        connect_timeout=shared.connect_timeout,
+        read_timeout=min(shared.read_timeout, INTERACTIVE_READ_TIMEOUT),
+        max_retries=0,
+        user_agent=shared.user_agent,
+    )
+    try:
+        FastPixClient(Credentials(token_id, secret_key), transport=transport).list_media(
+            limit=1, offset=1
+        )
+    finally:
+        transport.close()
 
 
 @dataclass(frozen=True)

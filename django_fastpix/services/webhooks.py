@@ -24,6 +24,7 @@ from .. import signals
 from ..client import Media as RemoteMedia
 from ..conf import fastpix_settings
 from ..exceptions import InvalidResponseError
+from ..fields import UndecryptableValue
 from ..models import Media, MediaStatus, WebhookEvent, WebhookOutcome, Workspace
 from .media import (
     apply_remote_state,
@@ -99,7 +100,10 @@ def rotate_webhook_secret(workspace: Workspace, new_secret: str) -> None:
     except (binascii.Error, ValueError):
         raise ValueError("A FastPix webhook secret is base64 text.") from None
     with transaction.atomic():
-        if workspace.webhook_secret and str(workspace.webhook_secret) != new_secret:
+        current = workspace.webhook_secret
+        # An undecryptable current secret (wrong key) is replaced, not compared: setting a new
+        # secret is the way out of that state.
+        if current and (isinstance(current, UndecryptableValue) or str(current) != new_secret):
             workspace.previous_webhook_secret = workspace.webhook_secret
             workspace.webhook_secret_rotated_at = timezone.now()
         workspace.webhook_secret = new_secret
@@ -167,12 +171,7 @@ def parse_envelope(payload: Any) -> Envelope | str:
     obj = _member(payload, "object")
     data = _member(payload, "data")
     object_id = obj.get("id") or data.get("id") or data.get("uploadId") or ""
-    occurred = payload.get("createdAt") or payload.get("created_at")
-    occurred_at = parse_datetime(occurred) if isinstance(occurred, str) else None
-    if occurred_at is None and isinstance(payload.get("occurredAt"), (int, float)):
-        occurred_at = datetime.fromtimestamp(payload["occurredAt"], tz=dt_timezone.utc)
-    if occurred_at is not None and timezone.is_naive(occurred_at):
-        occurred_at = timezone.make_aware(occurred_at, dt_timezone.utc)
+    occurred_at = _occurred_at(payload)
     object_id = str(object_id)[:255] if isinstance(object_id, (str, int)) else ""
     if event_type in MEDIA_EVENTS and not object_id.strip():
         return "Media event without a media id."
@@ -183,6 +182,22 @@ def parse_envelope(payload: Any) -> Envelope | str:
         object_id=object_id,
         occurred_at=occurred_at,
     )
+
+
+def _occurred_at(payload: dict[str, Any]) -> datetime | None:
+    """When FastPix says the event happened; an unreadable time is no time, not an error."""
+    occurred = payload.get("createdAt") or payload.get("created_at")
+    occurred_at: datetime | None = None
+    try:
+        if isinstance(occurred, str):
+            occurred_at = parse_datetime(occurred)
+        if occurred_at is None and isinstance(payload.get("occurredAt"), (int, float)):
+            occurred_at = datetime.fromtimestamp(payload["occurredAt"], tz=dt_timezone.utc)
+    except (ValueError, OverflowError, OSError):
+        return None
+    if occurred_at is not None and timezone.is_naive(occurred_at):
+        occurred_at = timezone.make_aware(occurred_at, dt_timezone.utc)
+    return occurred_at
 
 
 def store_event(

@@ -47,6 +47,14 @@ TEMPLATES = [
     }
 ]
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    # Webhooks arrive on other threads while tasks write: take the write lock at BEGIN and
+    # wait for it, instead of failing with "database is locked" on a lock upgrade.
+    DATABASES["default"]["OPTIONS"] = {
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+        "init_command": "PRAGMA journal_mode=WAL;",
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 USE_TZ = True
 STATIC_URL = "static/"
@@ -56,4 +64,22 @@ FIELD_ENCRYPTION_KEY = env.list("FIELD_ENCRYPTION_KEY")
 
 FASTPIX = {
     "API_BASE_URL": env.str("FASTPIX_API_BASE_URL", default="https://api.fastpix.com/v1"),
+    # Saving a Lesson with a video URL creates a FastPix media in the "demo" workspace.
+    "MEDIA_SOURCES": {
+        "videos.Lesson": {
+            "url_field": "video_url",
+            "workspace": env.str("FASTPIX_WORKSPACE", default="demo"),
+            "title": "title",
+            "delete_remote_on_delete": True,
+        }
+    },
 }
+
+# The Django Tasks API: in-process by default; point it at a real queue to scale out.
+try:
+    import django.tasks  # noqa: F401
+
+    _IMMEDIATE = "django.tasks.backends.immediate.ImmediateBackend"
+except ImportError:
+    _IMMEDIATE = "django_tasks.backends.immediate.ImmediateBackend"
+TASKS = {"default": {"BACKEND": env.str("TASK_BACKEND", default=_IMMEDIATE)}}

@@ -13,19 +13,18 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+import openapi_core  # test-only dependencies: missing ones must fail, not skip
 import pytest
 import requests
+import yaml
+from openapi_core.contrib.requests import RequestsOpenAPIResponse
+from openapi_core.datatypes import RequestParameters
+from openapi_core.validation.schemas.exceptions import InvalidSchemaValue
+from werkzeug.datastructures import Headers, ImmutableMultiDict
 
 from django_fastpix.testing import FakeFastPix
 
 from .conftest import Api
-
-import openapi_core  # test-only dependencies: missing ones must fail, not skip
-import yaml
-from openapi_core.contrib.requests import RequestsOpenAPIResponse  # noqa: E402
-from openapi_core.datatypes import RequestParameters  # noqa: E402
-from openapi_core.validation.schemas.exceptions import InvalidSchemaValue  # noqa: E402
-from werkzeug.datastructures import Headers, ImmutableMultiDict  # noqa: E402
 
 # CI runs in a fresh clone with shared/ beside the repo.
 SPEC_PATH = Path(__file__).resolve().parents[2] / ".." / "shared" / "fastpix" / "openapi.yaml"

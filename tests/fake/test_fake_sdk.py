@@ -13,10 +13,10 @@ from typing import Any
 import pydantic
 import pytest
 
-from django_fastpix.testing import FakeFastPix
-
 # A test-only dependency; a missing SDK must fail the run, not skip it.
 from fastpix_python import Fastpix, errors, models
+
+from django_fastpix.testing import FakeFastPix
 
 
 @pytest.fixture

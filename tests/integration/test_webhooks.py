@@ -238,7 +238,7 @@ envelopes = st.fixed_dictionaries(
 
 
 @hsettings(
-    max_examples=150,
+    max_examples=300,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
@@ -325,3 +325,26 @@ def test_shuffled_and_repeated_deliveries_converge(live_server, fake_token, work
     assert sum(WebhookEvent.objects.values_list("deliveries", flat=True)) == len(events) + len(
         events[::2]
     )
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"playbackIds": [{}]},
+        {"playbackIds": [{"id": ["x"]}]},
+        {"playbackIds": "pb"},
+        {"metadata": ["a"], "title": {"x": 1}},
+        {"duration": "99:99:99:99"},
+        {"duration": -5},
+        {"status": 7},
+        {"createdAt": "2026-13-45T99:00:00Z"},
+    ],
+)
+def test_odd_media_data_is_tolerated(client, hooked, data):
+    body = event("video.media.ready", "m-odd", status="Ready")
+    payload = json.loads(body)
+    payload["data"].update(data)
+    payload["createdAt"] = "2026-02-30T10:00:00Z"  # a valid shape, an impossible date
+    response = post(client, hooked, json.dumps(payload).encode())
+    assert response.status_code < 500
+    assert WebhookEvent.objects.get().outcome in (WebhookOutcome.PROCESSED, WebhookOutcome.IGNORED)

@@ -1,0 +1,197 @@
+"""Admin forms: write-only credential and secret inputs, reasons for irreversible actions."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any
+
+from django import forms
+
+from ..exceptions import (
+    AuthenticationError,
+    FastPixAPIError,
+    FastPixError,
+    PermissionDeniedError,
+    ServerError,
+    TransportError,
+)
+from ..models import AccessToken, TokenStatus, Workspace
+from ..services.verify import verify_credentials
+
+UNVERIFIED_HINT = "tick “Save without verifying” to store it now and verify it later"
+
+
+def _write_only(label: str, help_text: str, *, required: bool = True) -> forms.CharField:
+    # render_value=False: a secret typed once is never sent back to the browser, not even
+    # on the page that reports a form error.
+    widget = forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"})
+    return forms.CharField(
+        label=label, widget=widget, required=required, strip=True, help_text=help_text
+    )
+
+
+def _single_token(value: str, what: str) -> str:
+    if any(ch.isspace() for ch in value):
+        raise forms.ValidationError(
+            f"The {what} contains whitespace; paste it exactly as FastPix showed it."
+        )
+    return value
+
+
+class TokenAddForm(forms.ModelForm):
+    """New token: the id and secret are write-only; the pair is checked with FastPix first."""
+
+    token_id = _write_only(
+        "Token id", "Shown by FastPix when the token was created. Never displayed again here."
+    )
+    secret_key = _write_only(
+        "Secret key", "Never displayed again, not even after an error: re-enter it then."
+    )
+    save_unverified = forms.BooleanField(
+        label="Save without verifying",
+        required=False,
+        help_text="Store the token without asking FastPix whether it works (e.g. FastPix is "
+        "unreachable from here). Verify it later with the “Verify” action.",
+    )
+
+    class Meta:
+        model = AccessToken
+        fields = ["workspace", "name", "scope"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.verified = False
+
+    def clean_token_id(self) -> str:
+        value = _single_token(self.cleaned_data["token_id"], "token id")
+        if ":" in value:
+            raise forms.ValidationError("A FastPix token id cannot contain “:”.")
+        return value
+
+    def clean_secret_key(self) -> str:
+        return _single_token(self.cleaned_data["secret_key"], "secret key")
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if self.errors:
+            return cleaned  # FastPix is asked only about a pair that is otherwise acceptable
+        workspace: Workspace = cleaned["workspace"]
+        token_id: str = cleaned["token_id"]
+        if AccessToken.objects.for_token_id(workspace, token_id).exists():
+            raise forms.ValidationError(
+                f"Workspace “{workspace}” already holds a token ending …{token_id[-4:]}."
+            )
+        if not cleaned.get("save_unverified"):
+            self._verify(token_id, cleaned["secret_key"])
+        return cleaned
+
+    def _verify(self, token_id: str, secret_key: str) -> None:
+        try:
+            verify_credentials(token_id, secret_key)
+        except AuthenticationError:
+            raise forms.ValidationError(
+                "FastPix rejected this token id / secret key (401). Check both values and that "
+                "the token has not been deleted in the FastPix dashboard.",
+                code="rejected",
+            ) from None
+        except PermissionDeniedError:
+            raise forms.ValidationError(
+                "FastPix accepted the pair but it may not read media (403): check the "
+                f"permissions it was created with, or {UNVERIFIED_HINT}.",
+                code="forbidden",
+            ) from None
+        except (TransportError, ServerError) as exc:
+            raise forms.ValidationError(
+                f"FastPix could not be reached to verify the token ({type(exc).__name__}). "
+                f"Try again, or {UNVERIFIED_HINT}.",
+                code="unreachable",
+            ) from None
+        except FastPixAPIError as exc:
+            raise forms.ValidationError(
+                f"FastPix did not accept the verification request ({exc.status}: "
+                f"{exc.message}); {UNVERIFIED_HINT}.",
+                code="unverified",
+            ) from None
+        except FastPixError as exc:
+            raise forms.ValidationError(
+                f"The token could not be verified ({type(exc).__name__}); {UNVERIFIED_HINT}.",
+                code="unverified",
+            ) from None
+        self.verified = True
+
+
+class TokenChangeForm(forms.ModelForm):
+    """An existing token: only its name; the credentials are never shown or replaced here."""
+
+    class Meta:
+        model = AccessToken
+        fields = ["name"]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        # The committed status, not the loaded one: another operator may have revoked it
+        # while this page was open, and the model would refuse the save with a 500.
+        pk = self.instance.pk
+        if AccessToken.objects.filter(pk=pk, status=TokenStatus.REVOKED).exists():
+            raise forms.ValidationError("This token has been revoked meanwhile; it is read-only.")
+        return cleaned
+
+
+class ReasonForm(forms.Form):
+    """The reason an operator gives for revoking or invalidating tokens (audited)."""
+
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        max_length=1000,
+        strip=True,
+        help_text="Recorded with the status change and shown on the token's page.",
+    )
+
+
+class ConfirmForm(forms.Form):
+    """A confirmation with nothing to fill in."""
+
+
+class WorkspaceForm(forms.ModelForm):
+    """A workspace; its webhook secret is write-only and rotates when replaced."""
+
+    new_webhook_secret = _write_only(
+        "Webhook signing secret",
+        "The base64 signing secret FastPix shows for this workspace's webhook. Leave empty to "
+        "keep the current one.",
+        required=False,
+    )
+
+    class Meta:
+        model = Workspace
+        fields = ["name", "slug", "environment", "fastpix_workspace_id"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields[
+                "slug"
+            ].help_text = (
+                "Part of the webhook URL: after changing it, update the URL in FastPix too."
+            )
+        if self.instance.pk and self.instance.webhook_secret:
+            self.fields["new_webhook_secret"].label = "New webhook signing secret"
+            self.fields["new_webhook_secret"].help_text = (
+                "A secret is set (never shown). Enter a new one to rotate: the old one stays "
+                "accepted for a limited window. Leave empty to keep it."
+            )
+
+    def clean_new_webhook_secret(self) -> str:
+        value: str = self.cleaned_data["new_webhook_secret"]
+        if not value:
+            return ""
+        try:
+            decoded = base64.b64decode(value, validate=True)
+        except (binascii.Error, ValueError):
+            raise forms.ValidationError(
+                "That is not base64: paste the signing secret exactly as FastPix shows it."
+            ) from None
+        if not decoded:
+            raise forms.ValidationError("The signing secret is empty.")
+        return value

@@ -1,0 +1,251 @@
+"""Admin for FastPix access tokens: write-only credentials, audited status actions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.template.response import TemplateResponse
+from django.utils.safestring import SafeString
+
+from ..exceptions import EncryptionKeyError, FastPixError, TokenError
+from ..models import AccessToken, TokenStatus
+from ..services.tokens import add_token, invalidate_token, revoke_token
+from ..services.verify import verify_token
+from .badges import badge
+from .confirmation import confirmation_page, submitted_form
+from .forms import ReasonForm, TokenAddForm, TokenChangeForm
+from .permissions import can_manage_tokens
+
+ACTOR_MAX_LENGTH = AccessToken._meta.get_field("status_changed_by").max_length or 150
+
+STATUS_FIELDS = (
+    "status_badge",
+    "status_reason",
+    "status_changed_at",
+    "status_changed_by",
+    "last_used_at",
+    "last_verified_at",
+    "created_at",
+)
+
+
+def actor(request: HttpRequest) -> str:
+    """How the audit columns name an admin user."""
+    # Cut to the column: a 150-character username plus the prefix would not fit.
+    return f"admin:{request.user.get_username()}"[:ACTOR_MAX_LENGTH]
+
+
+def _is_revoked(obj: AccessToken | None) -> bool:
+    return obj is not None and obj.status == TokenStatus.REVOKED
+
+
+class AccessTokenAdmin(admin.ModelAdmin):
+    """Tokens, visible only to token managers; the id and secret are entered once, never shown."""
+
+    list_display = (
+        "name",
+        "workspace",
+        "scope",
+        "status_badge",
+        "token_id_hint",
+        "last_used_at",
+        "last_verified_at",
+    )
+    list_filter = ("workspace", "status", "scope")
+    # Never the encrypted columns: they cannot be searched (and must not be).
+    search_fields = ("name", "token_id_hint")
+    list_select_related = ("workspace",)
+    actions = ["verify_tokens", "revoke_tokens", "invalidate_tokens"]
+
+    add_fieldsets = (
+        (None, {"fields": ("workspace", "name", "scope")}),
+        (
+            "Credentials",
+            {
+                "fields": ("token_id", "secret_key", "save_unverified"),
+                "description": "Stored encrypted. Only the last four characters of the token "
+                "id are ever shown again.",
+            },
+        ),
+    )
+    change_fieldsets = (
+        (None, {"fields": ("name", "workspace", "scope", "token_id_hint")}),
+        ("Status", {"fields": STATUS_FIELDS}),
+    )
+
+    # --- permissions: manage_tokens is the whole boundary (see permissions.py) ---
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return can_manage_tokens(request)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return can_manage_tokens(request)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return can_manage_tokens(request)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Revoked rows are read-only: the audit trail of a leak stays as it was written.
+        return can_manage_tokens(request) and not _is_revoked(obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return can_manage_tokens(request) and not _is_revoked(obj)
+
+    def has_manage_tokens_permission(self, request: HttpRequest) -> bool:
+        """Gate of the token actions (``@admin.action(permissions=["manage_tokens"])``)."""
+        return can_manage_tokens(request)
+
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        actions = super().get_actions(request)
+        # Bulk delete checks permission without the rows, so it would delete revoked ones.
+        actions.pop("delete_selected", None)
+        return actions
+
+    # --- pages ---
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[AccessToken]:
+        # No page needs the credentials: not loading them means not decrypting 100 of them
+        # per list page, and a save from these pages cannot touch the encrypted columns.
+        return super().get_queryset(request).defer("token_id", "secret_key")
+
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
+        return self.add_fieldsets if obj is None else self.change_fieldsets
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        if obj is None:
+            return ()
+        return ("workspace", "scope", "token_id_hint", *STATUS_FIELDS)
+
+    def get_form(
+        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
+    ) -> type[forms.ModelForm]:
+        kwargs["form"] = TokenAddForm if obj is None else TokenChangeForm
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def save_form(self, request: HttpRequest, form: Any, change: bool) -> Any:
+        if change:
+            return super().save_form(request, form, change)
+        # A new token goes through the service, which encrypts and derives hint and digest.
+        assert isinstance(form, TokenAddForm)
+        data = form.cleaned_data
+        return add_token(
+            workspace=data["workspace"],
+            name=data["name"],
+            token_id=data["token_id"],
+            secret_key=data["secret_key"],
+            scope=data["scope"],
+            verified=form.verified,
+        )
+
+    def save_model(self, request: HttpRequest, obj: AccessToken, form: Any, change: bool) -> None:
+        if change:
+            # Only the name is editable; writing just it cannot undo a concurrent status change.
+            obj.save(update_fields=["name"])
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        if change:  # an added token was saved by the service: the form has no save_m2m
+            super().save_related(request, form, formsets, change)
+
+    @admin.display(description="status", ordering="status")
+    def status_badge(self, obj: AccessToken) -> SafeString:
+        """The status as a coloured badge."""
+        return badge(obj.status, obj.get_status_display())
+
+    # --- actions: parse, call one service per row, report ---
+
+    @admin.action(description="Verify with FastPix", permissions=["manage_tokens"])
+    def verify_tokens(self, request: HttpRequest, queryset: QuerySet[AccessToken]) -> None:
+        """Ask FastPix about each token; a success is the only way back to active."""
+        for token in queryset.defer(None):
+            if token.status == TokenStatus.REVOKED:
+                self.message_user(request, f"{token}: revoked, not verified.", messages.WARNING)
+                continue
+            try:
+                result = verify_token(token, by=actor(request))
+            except (FastPixError, EncryptionKeyError) as exc:
+                self.message_user(request, f"{token}: {exc}", messages.ERROR)
+                continue
+            if result.ok:
+                again = " It is active again." if result.reactivated else ""
+                self.message_user(request, f"{token}: {result.detail}{again}", messages.SUCCESS)
+            elif result.invalidated:
+                self.message_user(
+                    request, f"{token}: {result.detail} Marked invalid.", messages.ERROR
+                )
+            else:
+                self.message_user(request, f"{token}: {result.detail}", messages.WARNING)
+
+    @admin.action(description="Revoke (irreversible)…", permissions=["manage_tokens"])
+    def revoke_tokens(
+        self, request: HttpRequest, queryset: QuerySet[AccessToken]
+    ) -> TemplateResponse | None:
+        """Revoke tokens for good after a confirmation page that asks for the reason."""
+        form = submitted_form(request, ReasonForm)
+        if not (form.is_bound and form.is_valid()):
+            return confirmation_page(
+                self,
+                request,
+                queryset,
+                action="revoke_tokens",
+                title="Revoke access tokens",
+                intro="These tokens will never be used again, by any process, from the moment "
+                "you confirm:",
+                warning="Revoking is irreversible. Also delete the token in the FastPix "
+                "dashboard if it leaked.",
+                form=form,
+                items=[self._describe(token) for token in queryset],
+                submit_label="Yes, revoke",
+            )
+        reason = form.cleaned_data["reason"]
+        for token in queryset:
+            try:
+                moved = revoke_token(token, reason=reason, by=actor(request))
+            except TokenError as exc:
+                self.message_user(request, f"{token}: {exc}", messages.ERROR)
+                continue
+            if moved:
+                self.log_change(request, token, f"Revoked: {reason}")
+                self.message_user(request, f"{token}: revoked.", messages.SUCCESS)
+            else:
+                self.message_user(request, f"{token}: was already revoked.", messages.WARNING)
+        return None
+
+    @admin.action(description="Mark invalid…", permissions=["manage_tokens"])
+    def invalidate_tokens(
+        self, request: HttpRequest, queryset: QuerySet[AccessToken]
+    ) -> TemplateResponse | None:
+        """Take tokens out of use until a successful verify, after a confirmation page."""
+        form = submitted_form(request, ReasonForm)
+        if not (form.is_bound and form.is_valid()):
+            return confirmation_page(
+                self,
+                request,
+                queryset,
+                action="invalidate_tokens",
+                title="Mark access tokens invalid",
+                intro="These tokens will not be used until a “Verify with FastPix” succeeds:",
+                form=form,
+                items=[self._describe(token) for token in queryset],
+                submit_label="Yes, mark invalid",
+            )
+        reason = form.cleaned_data["reason"]
+        for token in queryset:
+            try:
+                moved = invalidate_token(token, reason=reason, by=actor(request))
+            except TokenError as exc:
+                self.message_user(request, f"{token}: {exc}", messages.WARNING)
+                continue
+            if moved:
+                self.log_change(request, token, f"Marked invalid: {reason}")
+                self.message_user(request, f"{token}: marked invalid.", messages.SUCCESS)
+            else:
+                self.message_user(request, f"{token}: was already invalid.", messages.INFO)
+        return None
+
+    @staticmethod
+    def _describe(token: AccessToken) -> str:
+        return f"{token} · {token.workspace} · {token.get_status_display()}"

@@ -1,0 +1,13 @@
+"""The example site's own model: a lesson whose video URL becomes a FastPix media."""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class Lesson(models.Model):
+    title = models.CharField(max_length=200)
+    video_url = models.URLField(max_length=2000, blank=True)
+
+    def __str__(self) -> str:
+        return self.title
