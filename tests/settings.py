@@ -31,6 +31,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django_fastpix",
     "tests.testapp",
+    "django_tasks_db",
 ]
 MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -58,6 +59,8 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     DATABASES["default"]["TEST"] = {
         "NAME": os.path.join(tempfile.gettempdir(), f"django-fastpix-tests-{os.getpid()}.sqlite3")
     }
+    # Worker processes write concurrently: take the lock at BEGIN and wait for it.
+    DATABASES["default"]["OPTIONS"] = {"transaction_mode": "IMMEDIATE", "timeout": 30}
 
 # A fixed test key (Fernet.generate_key()); never used outside the tests.
 FIELD_ENCRYPTION_KEY = "rG2Yv4mQb1f2o0GZyJ9Jd7JbX7o6p3xN3rJ8XkqkY0c="
@@ -73,6 +76,10 @@ FASTPIX: dict[str, object] = {
         }
     },
 }
-TASKS = {"default": {"BACKEND": env.str("FASTPIX_TASK_BACKEND", default=IMMEDIATE_BACKEND)}}
+TASKS = {
+    "default": {"BACKEND": IMMEDIATE_BACKEND},
+    # A real queue: rows in the database, run by `db_worker` processes (tests/queue).
+    "queue": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]},
+}
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 LOGGING_CONFIG = None
