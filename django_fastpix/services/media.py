@@ -185,6 +185,16 @@ def next_status(current: str, reported: str | None) -> MediaStatus | None:
     return new
 
 
+def advance_status(media: Media, reported: str | None) -> MediaStatus | None:
+    """Move ``media.status`` forward to ``reported`` in memory (Ready clears the error)."""
+    moved = next_status(media.status, reported)
+    if moved is not None:
+        media.status = moved
+        if moved == MediaStatus.READY:
+            media.error = ""
+    return moved
+
+
 def apply_remote_state(
     media: Media, remote: RemoteMedia, *, status_hint: str | None = None, occurred_at: Any = None
 ) -> list[str]:
@@ -203,13 +213,9 @@ def apply_remote_state(
         if occurred_at is not None:
             media.last_event_at = occurred_at
             changed.append("last_event_at")
-    status = next_status(media.status, status_hint or remote.status)
+    status = advance_status(media, status_hint or remote.status)
     if status is not None:
-        media.status = status
-        changed.append("status")
-        if status == MediaStatus.READY:
-            media.error = ""
-            changed.append("error")
+        changed += ["status", "error"]
     if status_hint is None and occurred_at is None:
         media.last_synced_at = timezone.now()
         changed.append("last_synced_at")

@@ -11,7 +11,7 @@ from django.utils import timezone
 from ..client import Media as RemoteMedia
 from ..models import Media, MediaStatus, PlaybackId, Workspace
 from . import api
-from .media import fields_from_remote, next_status, parse_reference, reference_key
+from .media import advance_status, fields_from_remote, parse_reference, reference_key
 
 PAGE_SIZE = 50  # FastPix's maximum
 
@@ -116,13 +116,8 @@ def upsert_page(workspace: Workspace, items: list[RemoteMedia], report: SyncRepo
         if media.fastpix_id != remote.id:
             media.fastpix_id = remote.id
             changed.add("fastpix_id")
-        moved_to = next_status(media.status, remote.status)
-        if moved_to is not None:
-            media.status = moved_to
-            changed.add("status")
-            if moved_to == MediaStatus.READY:
-                media.error = ""
-                changed.add("error")
+        if advance_status(media, remote.status) is not None:
+            changed |= {"status", "error"}
         if changed:
             # Only rows and columns that differ: bulk_update's CASE per row and column is
             # what a sync spends its time on otherwise.
