@@ -16,6 +16,7 @@ from ..exceptions import FastPixError
 from ..models import Media, MediaStatus, PlaybackId
 from ..services.media import delete_remote_media, refresh_media, retry_media_creation
 from .badges import badge
+from .bulk import WithoutBulkDelete
 from .confirmation import confirmation_page, submitted_form
 from .forms import ConfirmForm
 
@@ -48,7 +49,7 @@ class PlaybackIdInline(admin.TabularInline):
         return format_html('<a href="{0}" rel="noopener noreferrer">{0}</a>', obj.stream_url)
 
 
-class MediaAdmin(admin.ModelAdmin):
+class MediaAdmin(WithoutBulkDelete):
     """Media as FastPix reported them; changes happen in FastPix, through the actions."""
 
     list_display = (
@@ -107,11 +108,6 @@ class MediaAdmin(admin.ModelAdmin):
     def has_sync_permission(self, request: HttpRequest) -> bool:
         """Gate of the actions: the model's change permission (the form itself is read-only)."""
         return super().has_change_permission(request)
-
-    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
-        actions = super().get_actions(request)
-        actions.pop("delete_selected", None)  # it would bypass the per-row rule above
-        return actions
 
     @admin.display(description="title", ordering="title")
     def display_title(self, obj: Media) -> str:

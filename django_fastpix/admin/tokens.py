@@ -16,6 +16,7 @@ from ..models import AccessToken, TokenStatus
 from ..services.tokens import add_token, invalidate_token, revoke_token
 from ..services.verify import verify_token
 from .badges import badge
+from .bulk import WithoutBulkDelete
 from .confirmation import confirmation_page, submitted_form
 from .forms import ReasonForm, TokenAddForm, TokenChangeForm
 from .permissions import can_manage_tokens
@@ -43,7 +44,7 @@ def _is_revoked(obj: AccessToken | None) -> bool:
     return obj is not None and obj.status == TokenStatus.REVOKED
 
 
-class AccessTokenAdmin(admin.ModelAdmin):
+class AccessTokenAdmin(WithoutBulkDelete):
     """Tokens, visible only to token managers; the id and secret are entered once, never shown."""
 
     list_display = (
@@ -98,12 +99,6 @@ class AccessTokenAdmin(admin.ModelAdmin):
     def has_manage_tokens_permission(self, request: HttpRequest) -> bool:
         """Gate of the token actions (``@admin.action(permissions=["manage_tokens"])``)."""
         return can_manage_tokens(request)
-
-    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
-        actions = super().get_actions(request)
-        # Bulk delete checks permission without the rows, so it would delete revoked ones.
-        actions.pop("delete_selected", None)
-        return actions
 
     # --- pages ---
 
