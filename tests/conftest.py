@@ -112,3 +112,15 @@ def fake_token(fake_api, make_token):
         return token
 
     return add
+
+
+def subprocess_env(**extra: str) -> dict[str, str]:
+    """Environment for a separate Django process sharing this test's database."""
+    from django.db import connection
+
+    s = connection.settings_dict
+    if connection.vendor == "sqlite":
+        url = f"sqlite:///{s['NAME']}"
+    else:
+        url = f"postgres://{s['USER']}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+    return {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "DATABASE_URL": url, **extra}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -10,12 +9,13 @@ import time
 from pathlib import Path
 
 import pytest
-from django.db import connection, transaction
+from django.db import transaction
 
 from django_fastpix import signals
 from django_fastpix.exceptions import RequestTimeoutError
 from django_fastpix.models import Media, MediaStatus
 from django_fastpix.services import media as media_services
+from tests.conftest import subprocess_env
 from tests.testapp.models import Lesson
 
 pytestmark = pytest.mark.django_db
@@ -184,20 +184,7 @@ def test_worker_killed_mid_call_yields_one_media(fake_token, workspace, fake_api
     with transaction.atomic():
         Media.objects.create(workspace=workspace, source_url=VIDEO, title="Crash")
     media = Media.objects.get()
-    settings_dict = connection.settings_dict
-    if connection.vendor == "sqlite":
-        db_url = f"sqlite:///{settings_dict['NAME']}"
-    else:
-        db_url = (
-            f"postgres://{settings_dict['USER']}@{settings_dict['HOST']}:"
-            f"{settings_dict['PORT']}/{settings_dict['NAME']}"
-        )
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "tests.settings",
-        "DATABASE_URL": db_url,
-        "FASTPIX_API_BASE_URL": fake_api.base_url,
-    }
+    env = subprocess_env(FASTPIX_API_BASE_URL=fake_api.base_url)
     worker = subprocess.Popen(
         [
             sys.executable,

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import base64
 import logging
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from django.utils import timezone
@@ -23,7 +26,7 @@ from django_fastpix.models import AccessToken, TokenStatus
 from django_fastpix.scopes import Scope
 from django_fastpix.services import api
 from django_fastpix.services.tokens import revoke_token
-from tests.conftest import SECRET
+from tests.conftest import SECRET, subprocess_env
 
 pytestmark = pytest.mark.django_db
 
@@ -272,3 +275,30 @@ def test_revoked_token_is_refused_by_verify(fake_token):
     revoke_token(token, reason="leak", by="t")
     with pytest.raises(TokenRevokedError):
         verify_token(token)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_revoke_in_another_process_applies_at_once(fake_token, workspace, fake_api):
+    first = fake_token(scope=Scope.READ)
+    second = fake_token(scope=Scope.READ_WRITE)
+    api.call(workspace, "list_media")
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "django",
+            "fastpix_token",
+            "revoke",
+            str(first.pk),
+            "--reason",
+            "leaked",
+        ],
+        env=subprocess_env(),
+        cwd=Path(__file__).parents[2],
+        check=True,
+        capture_output=True,
+    )
+    api.call(workspace, "list_media")
+    used = [r.authenticated_token_id for r in fake_api.requests]
+    assert used == [first.credentials().token_id, second.credentials().token_id]
+    assert status_of(first) == TokenStatus.REVOKED

@@ -2,39 +2,27 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
-from django.db import connection, transaction
+from django.db import transaction
 
 from django_fastpix.models import Media, MediaStatus
 from django_fastpix.tasks import enqueue_create
+from tests.conftest import subprocess_env
 from tests.testapp.models import Lesson
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def database_url() -> str:
-    s = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{s['NAME']}"
-    return f"postgres://{s['USER']}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
 
 
 @pytest.fixture
 def workers(fake_api, settings):
     """Two worker processes on the 'queue' backend, pointed at the fake FastPix."""
     settings.FASTPIX = {**settings.FASTPIX, "TASK_BACKEND": "queue"}
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "tests.settings",
-        "DATABASE_URL": database_url(),
-        "FASTPIX_API_BASE_URL": fake_api.base_url,
-    }
+    env = subprocess_env(FASTPIX_API_BASE_URL=fake_api.base_url)
     procs = [
         subprocess.Popen(
             [
