@@ -130,12 +130,35 @@ def link_remote(media: Media, remote: RemoteMedia) -> Media:
         media = Media.objects.select_for_update().get(pk=media.pk)
         newly_linked = not media.fastpix_id
         if newly_linked:
+            _absorb_stand_in(media, remote.id)
             media.fastpix_id = remote.id
             media.error = ""
             media.save(update_fields=["fastpix_id", "error", "updated_at"])
             transaction.on_commit(partial(signals.media_created.send, sender=Media, media=media))
         apply_remote_state(media, remote)
     return media
+
+
+def _absorb_stand_in(media: Media, fastpix_id: str) -> None:
+    """Fold in a row a webhook created for this FastPix id before our create answer arrived.
+
+    That happens when FastPix's event did not carry our reference: the event's row knows the
+    state, ours knows the source object; one row survives, with the furthest status.
+    """
+    stand_in = (
+        Media.objects.select_for_update()
+        .filter(workspace_id=media.workspace_id, fastpix_id=fastpix_id)
+        .exclude(pk=media.pk)
+        .first()
+    )
+    if stand_in is None:
+        return
+    if MediaStatus(stand_in.status).rank > MediaStatus(media.status).rank:
+        media.status = stand_in.status
+    media.last_event_at = stand_in.last_event_at
+    PlaybackId.objects.filter(media=stand_in).update(media=media)
+    stand_in.delete()
+    media.save(update_fields=["status", "last_event_at", "updated_at"])
 
 
 def _fail(media: Media, reason: str) -> None:

@@ -214,3 +214,25 @@ def test_worker_killed_mid_call_yields_one_media(fake_token, workspace, fake_api
     media.refresh_from_db()
     assert media.fastpix_id == fake_api.media()[0]["id"]
     assert len(fake_api.media()) == 1
+
+
+def test_webhook_before_create_answer_without_reference_leaves_one_row(
+    ready, fake_api, workspace, django_capture_on_commit_callbacks
+):
+    """FastPix's event arrived first and did not carry our reference: the rows merge."""
+    from django_fastpix.client import Media as RemoteMedia
+
+    with django_capture_on_commit_callbacks(execute=False):
+        Lesson.objects.create(title="Race", video_url=VIDEO)
+    ours = Media.objects.get()
+    stand_in = Media.objects.create(
+        workspace=workspace, fastpix_id="fp-race", status=MediaStatus.READY
+    )
+    stand_in.playback_ids.create(fastpix_id="pb-race")
+    remote = RemoteMedia.from_api({"id": "fp-race", "status": "Created", "metadata": {}})
+    media_services.link_remote(ours, remote)
+    ours.refresh_from_db()
+    assert Media.objects.count() == 1
+    assert ours.fastpix_id == "fp-race" and ours.status == MediaStatus.READY
+    assert list(ours.playback_ids.values_list("fastpix_id", flat=True)) == ["pb-race"]
+    assert ours.source_object is not None
