@@ -26,6 +26,9 @@ FINAL_STATUSES = frozenset({MediaStatus.READY, MediaStatus.FAILED, MediaStatus.D
 
 OK, WARN, FAIL = "OK", "WARN", "FAIL"
 
+# A pending media older than this has likely lost its task (a worker down, a queue misrouted).
+STUCK_AFTER = timedelta(minutes=15)
+
 ROTATE_REMEDY = (
     "Add the key it was encrypted with to FIELD_ENCRYPTION_KEY (a list, the new key first), "
     "then run `manage.py fastpix_rotate_keys`. Nothing stored has been overwritten."
@@ -126,7 +129,7 @@ class Finding:
 
 
 def diagnose(
-    *, verify: bool = True, by: str = "system:doctor", stuck_after: timedelta | None = None
+    *, verify: bool = True, by: str = "system:doctor", stuck_after: timedelta = STUCK_AFTER
 ) -> list[Finding]:
     """Check settings, encryption and every workspace; ``verify`` asks FastPix about each token."""
     findings = system_check_findings()
@@ -157,32 +160,35 @@ def diagnose(
             verify=verify and settings_ok and key_usable,
             key_usable=key_usable,
             by=by,
-            stuck_after=stuck_after or timedelta(minutes=15),
+            stuck_after=stuck_after,
         )
     return findings
 
 
 def system_check_findings() -> list[Finding]:
-    """The ``fastpix.*`` system checks as findings, with an OK line for each area that passed."""
+    """The ``fastpix.*`` system checks as findings, with an OK line for each part that passed."""
     messages = [m for m in checks.run_checks() if str(m.id or "").startswith("fastpix.")]
-    findings: list[Finding] = []
+    ids = {m.id for m in messages}
+    by_area: dict[str, list[Finding]] = {"settings": [], "encryption": []}
     for message in messages:
         area = "encryption" if message.id in ("fastpix.E001", "fastpix.E002") else "settings"
         level = FAIL if message.is_serious() else WARN if message.level >= checks.WARNING else OK
-        findings.append(
+        by_area[area].append(
             Finding(level, area, str(message.msg), str(message.hint or ""), str(message.id))
         )
-    ids = {m.id for m in messages}
-    if not any(f.area == "settings" for f in findings):
-        findings.insert(
-            0,
-            Finding(OK, "settings", f"FASTPIX is valid; API at {fastpix_settings.API_BASE_URL}."),
+    if not by_area["settings"]:
+        by_area["settings"].append(
+            Finding(OK, "settings", f"FASTPIX is valid; API at {fastpix_settings.API_BASE_URL}.")
         )
     if "fastpix.E001" not in ids:
-        findings.append(Finding(OK, "encryption", "FIELD_ENCRYPTION_KEY is set and well formed."))
+        by_area["encryption"].insert(
+            0, Finding(OK, "encryption", "FIELD_ENCRYPTION_KEY is set and well formed.")
+        )
         if "fastpix.E002" not in ids:
-            findings.append(Finding(OK, "encryption", "Every stored FastPix secret decrypts."))
-    return findings
+            by_area["encryption"].append(
+                Finding(OK, "encryption", "Every stored FastPix secret decrypts.")
+            )
+    return by_area["settings"] + by_area["encryption"]
 
 
 def workspace_findings(
@@ -190,9 +196,10 @@ def workspace_findings(
 ) -> list[Finding]:
     """Tokens, webhook secret and stuck media of one workspace."""
     area = f"workspace {workspace.slug}"
-    findings = token_findings(workspace, area)
+    # Verified first, so the counts below leave out a token FastPix has just rejected.
+    verified = token_decrypt_findings(workspace, area, verify=verify, by=by) if key_usable else []
+    findings = [*token_findings(workspace, area), *verified]
     if key_usable:
-        findings += token_decrypt_findings(workspace, area, verify=verify, by=by)
         findings.append(webhook_secret_finding(workspace, area))
     findings += media_findings(workspace, area, stuck_after)
     return findings

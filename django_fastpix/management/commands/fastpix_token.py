@@ -57,6 +57,23 @@ class Command(BaseCommand):
         )
         add.add_argument("--json", action="store_true", help="Print the result as JSON.")
 
+        imp = sub.add_parser(
+            "import",
+            help=f"Store a token read from a .env file ({ENV_TOKEN_ID}, {ENV_SECRET_KEY}).",
+        )
+        imp.add_argument("--env-file", type=Path, required=True, help="The .env file to read.")
+        imp.add_argument("--workspace", required=True, help="Workspace slug.")
+        imp.add_argument("--name", required=True, help="A name operators will recognise.")
+        imp.add_argument(
+            "--scope",
+            choices=[s.value for s in Scope],
+            default=Scope.READ_WRITE.value,
+            help="What the token was granted in FastPix (default read_write).",
+        )
+        imp.add_argument("--json", action="store_true", help="Print the result as JSON.")
+        # `add --env-file` under another name: the same handler reads the same options.
+        imp.set_defaults(stdin=False, from_env=False)
+
         lst = sub.add_parser("list", help="List tokens (hints only, never secrets).")
         lst.add_argument("--workspace", help="Only this workspace (slug).")
         lst.add_argument("--json", action="store_true", help="Print JSON.")
@@ -96,6 +113,9 @@ class Command(BaseCommand):
             scope=options["scope"],
         )
         self._report(token, options, f"Added token #{token.pk} {token}.")
+
+    def handle_import(self, **options: Any) -> None:
+        self.handle_add(**options)
 
     def handle_list(self, **options: Any) -> None:
         tokens = AccessToken.objects.select_related("workspace").order_by("workspace__slug", "pk")

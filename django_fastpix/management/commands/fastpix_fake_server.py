@@ -1,0 +1,133 @@
+"""fastpix_fake_server: run the bundled fake FastPix API in the foreground for local development."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import threading
+from types import FrameType
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import DatabaseError
+
+from ...exceptions import EncryptionKeyError
+from ...fields import UndecryptableValue
+from ...models import Workspace
+from ...services.operations import stored_token_pairs
+from ...testing import FakeFastPix
+from ...testing.__main__ import build_parser
+
+
+class Command(BaseCommand):
+    help = (
+        "Run the fake FastPix API (in-memory, http) until Ctrl-C or SIGTERM, and print the "
+        "FASTPIX setting that points this site at it. Never for production."
+    )
+    # A development tool: it must start even when the site's own checks fail.
+    requires_system_checks: list[str] = []
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        # The fake's own CLI options (--host, --port, --token, --webhook-url, --webhook-secret,
+        # --processing-seconds), shared rather than copied so the two never drift apart.
+        for action in build_parser()._actions:
+            if not isinstance(action, argparse._HelpAction):
+                parser._add_action(action)
+        parser.add_argument(
+            "--from-db",
+            action="store_true",
+            help="Also register every active token stored in this site (by workspace slug), "
+            "and use a workspace's stored webhook secret for its --webhook-url.",
+        )
+        parser.add_argument(
+            "--json", action="store_true", help="Print the startup summary as one JSON line."
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        fake = FakeFastPix(
+            options["host"], options["port"], processing_delay=options["processing_seconds"]
+        )
+        registered: list[dict[str, str]] = []
+        for token_id, secret_key, scope, workspace in options["token"]:
+            fake.add_token(token_id, secret_key, scope, workspace)
+            registered.append(
+                {"workspace": workspace, "token": f"…{token_id[-4:]}", "scope": scope}
+            )
+        webhook_secrets = dict(options["webhook_secret"])
+        if options["from_db"]:
+            registered += self._register_stored(fake, webhook_secrets)
+        for workspace, url in options["webhook_url"]:
+            try:
+                fake.set_webhook(workspace, url, webhook_secrets.get(workspace))
+            except ValueError as exc:
+                raise CommandError(f"--webhook-url {workspace}: {exc}") from None
+
+        stop = threading.Event()
+
+        def on_signal(signum: int, frame: FrameType | None) -> None:
+            stop.set()
+
+        try:
+            fake.start()
+        except OSError as exc:
+            raise CommandError(
+                f"Cannot listen on {options['host']}:{options['port']}: {exc}"
+            ) from None
+        previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            self._announce(fake, registered, options)
+            stop.wait()
+        finally:
+            fake.stop()
+            for signum, handler in previous.items():
+                if handler is not None:
+                    signal.signal(signum, handler)
+        if not options["json"]:
+            self.stdout.write("FastPix fake stopped.")
+
+    def _register_stored(
+        self, fake: FakeFastPix, webhook_secrets: dict[str, str]
+    ) -> list[dict[str, str]]:
+        try:
+            pairs, undecryptable = stored_token_pairs()
+            workspaces = list(Workspace.objects.exclude(slug__in=webhook_secrets))
+        except EncryptionKeyError as exc:
+            raise CommandError(str(exc)) from None
+        except DatabaseError as exc:
+            raise CommandError(
+                f"--from-db cannot read the tokens ({type(exc).__name__}): run `migrate` first."
+            ) from None
+        for label in undecryptable:
+            self.stderr.write(f"Skipped token {label}: it cannot be decrypted.")
+        for workspace in workspaces:
+            if isinstance(workspace.webhook_secret, UndecryptableValue):
+                self.stderr.write(f"Skipped the webhook secret of {workspace.slug}: undecryptable.")
+            elif workspace.webhook_secret:
+                webhook_secrets[workspace.slug] = str(workspace.webhook_secret)
+        for pair in pairs:
+            fake.add_token(pair.token_id, pair.secret_key, pair.scope, pair.workspace)
+        return [{"workspace": p.workspace, "token": p.label, "scope": p.scope} for p in pairs]
+
+    def _announce(
+        self, fake: FakeFastPix, registered: list[dict[str, str]], options: dict[str, Any]
+    ) -> None:
+        workspaces = sorted({r["workspace"] for r in registered})
+        if options["json"]:
+            summary = {
+                "base_url": fake.base_url,
+                "workspaces": {ws: fake.workspace(ws).id for ws in workspaces},
+                "tokens": registered,
+            }
+            self.stdout.write(json.dumps(summary))
+        else:
+            # The first line matches `python -m django_fastpix.testing`, for scripts reading it.
+            self.stdout.write(f"FastPix fake listening on {fake.base_url}")
+            self.stdout.write("Point the site at it with (merged into your FASTPIX setting):")
+            self.stdout.write(f"    FASTPIX = {json.dumps({'API_BASE_URL': fake.base_url})}")
+            for r in registered:
+                self.stdout.write(f"  token {r['token']} ({r['scope']}) in {r['workspace']}")
+            for ws in workspaces:
+                self.stdout.write(f"  workspace {ws}: FastPix id {fake.workspace(ws).id}")
+            self.stdout.write("Ctrl-C stops it.")
+        self.stdout.flush()
