@@ -12,6 +12,7 @@ import argparse
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from types import FrameType
 
 from .fake import DEFAULT_WORKSPACE, SCOPES, FakeFastPix
@@ -64,6 +65,29 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def serve_until_signal(fake: FakeFastPix, on_started: Callable[[], None]) -> None:
+    """Start ``fake``, call ``on_started``, serve until SIGINT/SIGTERM, then stop cleanly.
+
+    The previous signal handlers are put back afterwards (the management command runs this
+    inside a longer-lived process).
+    """
+    stop = threading.Event()
+
+    def _on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    fake.start()
+    previous = {s: signal.signal(s, _on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        on_started()
+        stop.wait()
+    finally:
+        fake.stop()
+        for signum, handler in previous.items():
+            if handler is not None:
+                signal.signal(signum, handler)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Start the server and serve until SIGINT/SIGTERM."""
     args = build_parser().parse_args(argv)
@@ -73,19 +97,13 @@ def main(argv: list[str] | None = None) -> int:
     secrets_by_ws = dict(args.webhook_secret)
     for workspace, url in args.webhook_url:
         fake.set_webhook(workspace, url, secrets_by_ws.get(workspace))
-    stop = threading.Event()
 
-    def _on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
+    def announce() -> None:
+        print(f"FastPix fake listening on {fake.base_url}", flush=True)
+        for ws in sorted({w for *_, w in args.token} | {w for w, _ in args.webhook_url}):
+            print(f"workspace {ws}: id {fake.workspace(ws).id}", flush=True)
 
-    signal.signal(signal.SIGINT, _on_signal)
-    signal.signal(signal.SIGTERM, _on_signal)
-    fake.start()
-    print(f"FastPix fake listening on {fake.base_url}", flush=True)
-    for ws in sorted({w for *_, w in args.token} | {w for w, _ in args.webhook_url}):
-        print(f"workspace {ws}: id {fake.workspace(ws).id}", flush=True)
-    stop.wait()
-    fake.stop()
+    serve_until_signal(fake, announce)
     return 0
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from ...services.operations import FAIL, OK, STUCK_AFTER, WARN, Finding, diagnose
+from ...services.doctor import FAIL, OK, STUCK_AFTER, WARN, Finding, diagnose
 
 
 class Command(BaseCommand):

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
-import threading
-from types import FrameType
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -17,7 +14,7 @@ from ...fields import UndecryptableValue
 from ...models import Workspace
 from ...services.operations import stored_token_pairs
 from ...testing import FakeFastPix
-from ...testing.__main__ import build_parser
+from ...testing.__main__ import build_parser, serve_until_signal
 
 
 class Command(BaseCommand):
@@ -63,26 +60,12 @@ class Command(BaseCommand):
             except ValueError as exc:
                 raise CommandError(f"--webhook-url {workspace}: {exc}") from None
 
-        stop = threading.Event()
-
-        def on_signal(signum: int, frame: FrameType | None) -> None:
-            stop.set()
-
         try:
-            fake.start()
+            serve_until_signal(fake, lambda: self._announce(fake, registered, options))
         except OSError as exc:
             raise CommandError(
                 f"Cannot listen on {options['host']}:{options['port']}: {exc}"
             ) from None
-        previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-        try:
-            self._announce(fake, registered, options)
-            stop.wait()
-        finally:
-            fake.stop()
-            for signum, handler in previous.items():
-                if handler is not None:
-                    signal.signal(signum, handler)
         if not options["json"]:
             self.stdout.write("FastPix fake stopped.")
 

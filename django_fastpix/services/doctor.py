@@ -1,0 +1,261 @@
+"""fastpix_doctor's findings: settings, encryption, tokens (live verify), webhooks, media."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.core import checks
+from django.core.exceptions import ImproperlyConfigured
+from django.db import DatabaseError
+from django.utils import timezone
+
+from ..conf import fastpix_settings
+from ..exceptions import FastPixError
+from ..fields import UndecryptableValue
+from ..models import AccessToken, Media, MediaStatus, TokenStatus, Workspace
+from ..scopes import Scope
+from .verify import verify_token
+
+OK, WARN, FAIL = "OK", "WARN", "FAIL"
+
+# A pending media older than this has likely lost its task (a worker down, a queue misrouted).
+STUCK_AFTER = timedelta(minutes=15)
+
+ROTATE_REMEDY = (
+    "Add the key it was encrypted with to FIELD_ENCRYPTION_KEY (a list, the new key first), "
+    "then run `manage.py fastpix_rotate_keys`. Nothing stored has been overwritten."
+)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One line of a diagnosis: OK, WARN or FAIL, and what to do about it."""
+
+    level: str
+    area: str
+    message: str
+    remedy: str = ""
+    check_id: str = ""
+
+
+def diagnose(
+    *, verify: bool = True, by: str = "system:doctor", stuck_after: timedelta = STUCK_AFTER
+) -> list[Finding]:
+    """Check settings, encryption and every workspace; ``verify`` asks FastPix about each token."""
+    findings = system_check_findings()
+    settings_ok = not any(f.level == FAIL and f.area == "settings" for f in findings)
+    key_usable = not any(f.check_id == "fastpix.E001" for f in findings)
+    try:
+        # Secrets deferred: a malformed key raises on load, and they are checked one by one.
+        workspaces = list(
+            Workspace.objects.defer("webhook_secret", "previous_webhook_secret").order_by("slug")
+        )
+    except DatabaseError as exc:
+        return [
+            *findings,
+            Finding(
+                FAIL,
+                "database",
+                f"The FastPix tables cannot be read ({type(exc).__name__}).",
+                "Run `manage.py migrate`.",
+            ),
+        ]
+    if not workspaces:
+        findings.append(
+            Finding(WARN, "workspaces", "No workspace yet.", "Add one in the admin (Workspaces).")
+        )
+    for workspace in workspaces:
+        findings += workspace_findings(
+            workspace,
+            verify=verify and settings_ok and key_usable,
+            key_usable=key_usable,
+            by=by,
+            stuck_after=stuck_after,
+        )
+    return findings
+
+
+def system_check_findings() -> list[Finding]:
+    """The ``fastpix.*`` system checks as findings, with an OK line for each part that passed."""
+    messages = [m for m in checks.run_checks() if str(m.id or "").startswith("fastpix.")]
+    ids = {m.id for m in messages}
+    by_area: dict[str, list[Finding]] = {"settings": [], "encryption": []}
+    for message in messages:
+        area = "encryption" if message.id in ("fastpix.E001", "fastpix.E002") else "settings"
+        level = FAIL if message.is_serious() else WARN if message.level >= checks.WARNING else OK
+        by_area[area].append(
+            Finding(level, area, str(message.msg), str(message.hint or ""), str(message.id))
+        )
+    if not by_area["settings"]:
+        by_area["settings"].append(
+            Finding(OK, "settings", f"FASTPIX is valid; API at {fastpix_settings.API_BASE_URL}.")
+        )
+    if "fastpix.E001" not in ids:
+        by_area["encryption"].insert(
+            0, Finding(OK, "encryption", "FIELD_ENCRYPTION_KEY is set and well formed.")
+        )
+        if "fastpix.E002" not in ids:
+            by_area["encryption"].append(
+                Finding(OK, "encryption", "Every stored FastPix secret decrypts.")
+            )
+    return by_area["settings"] + by_area["encryption"]
+
+
+def workspace_findings(
+    workspace: Workspace, *, verify: bool, key_usable: bool, by: str, stuck_after: timedelta
+) -> list[Finding]:
+    """Tokens, webhook secret and stuck media of one workspace."""
+    area = f"workspace {workspace.slug}"
+    # Verified first, so the counts below leave out a token FastPix has just rejected.
+    verified = token_decrypt_findings(workspace, area, verify=verify, by=by) if key_usable else []
+    findings = [*token_findings(workspace, area), *verified]
+    if key_usable:
+        findings.append(webhook_secret_finding(workspace, area))
+    findings += media_findings(workspace, area, stuck_after)
+    return findings
+
+
+def token_findings(workspace: Workspace, area: str) -> list[Finding]:
+    """Whether active tokens cover reads and writes (read from plain columns only)."""
+    rows = list(AccessToken.objects.filter(workspace=workspace).values_list("scope", "status"))
+    active = [scope for scope, status in rows if status == TokenStatus.ACTIVE]
+    invalid = sum(1 for _, status in rows if status == TokenStatus.INVALID)
+    add = f"`manage.py fastpix_token add --workspace {workspace.slug} --name NAME --scope"
+    findings: list[Finding] = []
+    if not active:
+        findings.append(
+            Finding(FAIL, area, "No active token: every FastPix call fails.", f"{add} read_write`.")
+        )
+    else:
+        read_only = active.count(Scope.READ)
+        findings.append(
+            Finding(OK, area, f"Reads: {len(active)} active token(s), {read_only} read-only.")
+        )
+        writers = active.count(Scope.READ_WRITE)
+        if writers:
+            findings.append(Finding(OK, area, f"Writes: {writers} active read_write token(s)."))
+        else:
+            findings.append(
+                Finding(
+                    WARN,
+                    area,
+                    "No active read_write token: creating, uploading and deleting media fail.",
+                    f"{add} read_write` with a token granted write access in FastPix.",
+                )
+            )
+    if invalid:
+        findings.append(
+            Finding(
+                WARN,
+                area,
+                f"{invalid} token(s) invalid (FastPix answered 401).",
+                f"`manage.py fastpix_token verify --workspace {workspace.slug}` rechecks them; "
+                "revoke those FastPix no longer knows (`fastpix_token revoke ID --reason ...`).",
+            )
+        )
+    return findings
+
+
+def token_decrypt_findings(
+    workspace: Workspace, area: str, *, verify: bool, by: str
+) -> list[Finding]:
+    """Each active token decrypts; with ``verify``, FastPix accepts it (a 401 invalidates it)."""
+    findings: list[Finding] = []
+    for token in AccessToken.objects.active().filter(workspace=workspace).order_by("pk"):
+        name = f"Token #{token.pk} {token}"
+        if isinstance(token.token_id, UndecryptableValue) or isinstance(
+            token.secret_key, UndecryptableValue
+        ):
+            findings.append(Finding(FAIL, area, f"{name} cannot be decrypted.", ROTATE_REMEDY))
+            continue
+        if not verify:
+            continue
+        try:
+            result = verify_token(token, by=by)
+        except (FastPixError, ImproperlyConfigured) as exc:
+            findings.append(Finding(FAIL, area, f"{name}: {exc}", "Rerun once it is fixed."))
+            continue
+        if result.ok:
+            findings.append(Finding(OK, area, f"{name}: FastPix accepted it."))
+        elif result.invalidated:
+            findings.append(
+                Finding(
+                    FAIL,
+                    area,
+                    f"{name}: {result.detail} It is now marked invalid.",
+                    "Create a new token in FastPix, add it with `manage.py fastpix_token add`, "
+                    f"then revoke this one (`fastpix_token revoke {token.pk} --reason ...`).",
+                )
+            )
+        else:
+            findings.append(
+                Finding(
+                    FAIL,
+                    area,
+                    f"{name}: {result.detail}",
+                    "Check FASTPIX['API_BASE_URL'], the network and the token's permissions.",
+                )
+            )
+    return findings
+
+
+def webhook_secret_finding(workspace: Workspace, area: str) -> Finding:
+    """The workspace's webhook secret: set, decryptable and base64."""
+    secret = Workspace.objects.only("pk", "webhook_secret").get(pk=workspace.pk).webhook_secret
+    if not secret:
+        return Finding(
+            WARN,
+            area,
+            "No webhook secret: FastPix deliveries are refused (401), so media state only "
+            "updates through `fastpix_sync_media`.",
+            "Paste the signing secret FastPix shows for this workspace's webhook into the "
+            "workspace in the admin.",
+        )
+    if isinstance(secret, UndecryptableValue):
+        return Finding(FAIL, area, "The webhook secret cannot be decrypted.", ROTATE_REMEDY)
+    try:
+        base64.b64decode(str(secret), validate=True)
+    except (binascii.Error, ValueError):
+        return Finding(
+            FAIL,
+            area,
+            "The webhook secret is not base64, so no signature can match.",
+            "Copy the secret exactly as FastPix shows it into the workspace in the admin.",
+        )
+    return Finding(OK, area, "Webhook secret is set.")
+
+
+def media_findings(workspace: Workspace, area: str, stuck_after: timedelta) -> list[Finding]:
+    """Media pending for longer than ``stuck_after``, and failed media."""
+    media = Media.objects.filter(workspace=workspace)
+    cutoff = timezone.now() - stuck_after
+    stuck = media.filter(status=MediaStatus.PENDING, created_at__lt=cutoff).count()
+    failed = media.filter(status=MediaStatus.FAILED).count()
+    listing = f"`manage.py fastpix_media list --workspace {workspace.slug} --status"
+    findings: list[Finding] = []
+    if stuck:
+        minutes = int(stuck_after.total_seconds() // 60)
+        findings.append(
+            Finding(
+                WARN,
+                area,
+                f"{stuck} media pending for over {minutes} min.",
+                f"Check that the task worker runs; {listing} pending` lists them, "
+                "`fastpix_media retry ID` sends one again.",
+            )
+        )
+    if failed:
+        findings.append(
+            Finding(
+                WARN,
+                area,
+                f"{failed} media failed.",
+                f"{listing} failed` shows why; fix the source and `fastpix_media retry ID`.",
+            )
+        )
+    if not stuck and not failed:
+        findings.append(Finding(OK, area, f"No stuck or failed media ({media.count()} in all)."))
+    return findings
