@@ -18,6 +18,7 @@ from django.conf import settings
 from django.core.exceptions import FieldError
 from django.db import models
 from django.db.backends.base.base import BaseDatabaseWrapper
+from django.views.decorators.debug import sensitive_variables
 
 from .exceptions import EncryptionKeyError, UndecryptableValueError
 
@@ -60,17 +61,20 @@ def get_crypter() -> MultiFernet:
     return crypter
 
 
+@sensitive_variables()
 def encrypt(value: str) -> str:
     """Encrypt ``value`` under the first configured key."""
     return get_crypter().encrypt(value.encode("utf-8")).decode("ascii")
 
 
+@sensitive_variables()
 def decrypt(ciphertext: str) -> str:
     """Decrypt with any configured key; raises InvalidToken when none fits."""
     return _decrypt(configured_keys(), ciphertext)
 
 
 @lru_cache(maxsize=256)
+@sensitive_variables()
 def _decrypt(keys: tuple[str, ...], ciphertext: str) -> str:
     # Cached per key set: tokens are decrypted before every API call, and a Fernet decrypt
     # (HMAC check + AES) is a measurable share of a loopback call. Failures are not cached.
@@ -122,6 +126,7 @@ class EncryptedTextField(models.TextField):
 
     description = "Text encrypted at rest with FIELD_ENCRYPTION_KEY"
 
+    @sensitive_variables()
     def from_db_value(self, value: Any, expression: Any, connection: BaseDatabaseWrapper) -> Any:
         if value is None or value == "":
             return value
@@ -139,6 +144,7 @@ class EncryptedTextField(models.TextField):
             return value.ciphertext
         return super().get_prep_value(value)
 
+    @sensitive_variables()
     def get_db_prep_save(self, value: Any, connection: BaseDatabaseWrapper) -> Any:
         if value is None or value == "":
             return value

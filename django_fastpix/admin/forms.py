@@ -7,6 +7,7 @@ import binascii
 from typing import Any
 
 from django import forms
+from django.views.decorators.debug import sensitive_variables
 
 from ..exceptions import (
     AuthenticationError,
@@ -63,15 +64,18 @@ class TokenAddForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.verified = False
 
+    @sensitive_variables()
     def clean_token_id(self) -> str:
         value = _single_token(self.cleaned_data["token_id"], "token id")
         if ":" in value:
             raise forms.ValidationError("A FastPix token id cannot contain “:”.")
         return value
 
+    @sensitive_variables()
     def clean_secret_key(self) -> str:
         return _single_token(self.cleaned_data["secret_key"], "secret key")
 
+    @sensitive_variables()
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
         if self.errors:
@@ -86,6 +90,7 @@ class TokenAddForm(forms.ModelForm):
             self._verify(token_id, cleaned["secret_key"])
         return cleaned
 
+    @sensitive_variables()
     def _verify(self, token_id: str, secret_key: str) -> None:
         try:
             verify_credentials(token_id, secret_key)
@@ -128,6 +133,7 @@ class TokenChangeForm(forms.ModelForm):
         model = AccessToken
         fields = ["name"]
 
+    @sensitive_variables()
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
         # The committed status, not the loaded one: another operator may have revoked it
@@ -182,6 +188,7 @@ class WorkspaceForm(forms.ModelForm):
                 "accepted for a limited window. Leave empty to keep it."
             )
 
+    @sensitive_variables()
     def clean_new_webhook_secret(self) -> str:
         value: str = self.cleaned_data["new_webhook_secret"]
         if not value:

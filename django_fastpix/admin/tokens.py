@@ -9,7 +9,9 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
+from django.utils.decorators import method_decorator
 from django.utils.safestring import SafeString
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 
 from ..exceptions import EncryptionKeyError, FastPixError, TokenError
 from ..models import AccessToken, TokenStatus
@@ -46,6 +48,11 @@ def _is_revoked(obj: AccessToken | None) -> bool:
 
 class AccessTokenAdmin(WithoutBulkDelete):
     """Tokens, visible only to token managers; the id and secret are entered once, never shown."""
+
+    @method_decorator(sensitive_post_parameters())
+    def changeform_view(self, *args: Any, **kwargs: Any) -> Any:
+        # Error reports (DEBUG pages, admin mails) must not carry the secrets typed here.
+        return super().changeform_view(*args, **kwargs)
 
     list_display = (
         "name",
@@ -121,6 +128,7 @@ class AccessTokenAdmin(WithoutBulkDelete):
         kwargs["form"] = TokenAddForm if obj is None else TokenChangeForm
         return super().get_form(request, obj, change=change, **kwargs)
 
+    @sensitive_variables()
     def save_form(self, request: HttpRequest, form: Any, change: bool) -> Any:
         if change:
             return super().save_form(request, form, change)

@@ -9,6 +9,8 @@ from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import Length
 from django.http import HttpRequest, HttpResponse
 from django.urls import NoReverseMatch, reverse
+from django.utils.decorators import method_decorator
+from django.views.decorators.debug import sensitive_post_parameters
 
 from ..models import TokenStatus, Workspace
 from ..services.webhooks import rotate_webhook_secret
@@ -28,6 +30,11 @@ def webhook_url(request: HttpRequest, workspace: Workspace) -> str | None:
 
 class WorkspaceAdmin(admin.ModelAdmin):
     """Workspaces with their token counts; secrets are write-only."""
+
+    @method_decorator(sensitive_post_parameters())
+    def changeform_view(self, *args: Any, **kwargs: Any) -> Any:
+        # Error reports (DEBUG pages, admin mails) must not carry the secrets typed here.
+        return super().changeform_view(*args, **kwargs)
 
     form = WorkspaceForm
     list_display = (

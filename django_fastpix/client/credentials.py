@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 from dataclasses import dataclass, field
 
+from django.views.decorators.debug import sensitive_variables
+
 
 @dataclass(frozen=True)
 class Credentials:
@@ -14,6 +16,7 @@ class Credentials:
     token_id: str = field(repr=False)
     secret_key: str = field(repr=False)
 
+    @sensitive_variables()
     def __post_init__(self) -> None:
         if not isinstance(self.token_id, str) or not self.token_id:
             raise ValueError("Credentials need a non-empty token id.")
@@ -28,6 +31,7 @@ class Credentials:
         """The last 4 characters of the token id, safe to log; short ids show nothing."""
         return self.token_id[-4:] if len(self.token_id) >= 8 else "****"
 
+    @sensitive_variables()
     def basic_auth_header(self) -> str:
         """The ``Authorization`` header value: ``Basic base64(token_id:secret_key)``."""
         raw = f"{self.token_id}:{self.secret_key}".encode()

@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import requests
+from django.views.decorators.debug import sensitive_variables
 
 from .. import __version__
 from ..conf import DEFAULTS, fastpix_settings
@@ -181,6 +182,7 @@ class Transport:
 
     # --- requests ---
 
+    @sensitive_variables()
     def request(
         self,
         method: str,

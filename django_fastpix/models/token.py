@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 from django.db import models
 from django.utils.encoding import force_bytes
+from django.views.decorators.debug import sensitive_variables
 
 from ..conf import fastpix_settings
 from ..exceptions import TokenRevokedError, UndecryptableValueError
@@ -30,6 +31,7 @@ class TokenStatus(models.TextChoices):
     REVOKED = "revoked", "Revoked"
 
 
+@sensitive_variables()
 def token_id_digest(token_id: str) -> str:
     """Keyed digest of a token id: unique per workspace without storing the id in the clear."""
     key = fastpix_settings.TOKEN_DIGEST_KEY or settings.SECRET_KEY
@@ -129,6 +131,7 @@ class AccessToken(models.Model):
     def is_usable(self) -> bool:
         return self.status == TokenStatus.ACTIVE
 
+    @sensitive_variables()
     def _decrypted(self, field: str) -> str:
         value = getattr(self, field)
         if isinstance(value, UndecryptableValue):
@@ -140,6 +143,7 @@ class AccessToken(models.Model):
             )
         return str(value)
 
+    @sensitive_variables()
     def credentials(self) -> Credentials:
         """The decrypted id/secret pair; fails closed when the keys don't decrypt it."""
         from ..client.credentials import Credentials

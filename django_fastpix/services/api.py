@@ -9,6 +9,7 @@ from typing import Any
 from cryptography.fernet import InvalidToken
 from django.db import connections, router
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 
 from ..client import FastPixClient, Transport, required_scope
 from ..conf import fastpix_settings
@@ -46,6 +47,7 @@ _USABLE_FIELDS = [
 ]
 
 
+@sensitive_variables()
 def pick_token(
     workspace: Workspace, scope: Scope | str, *, exclude: set[int] | None = None
 ) -> AccessToken:
@@ -87,6 +89,7 @@ def pick_token(
     raise NoUsableTokenError(workspace.slug, str(Scope(scope).value))
 
 
+@sensitive_variables()
 def _decrypted(ciphertext: str) -> str | UndecryptableValue:
     # As EncryptedTextField.from_db_value would: a wrong key fails closed at credentials().
     try:

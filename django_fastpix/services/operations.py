@@ -6,6 +6,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from django.views.decorators.debug import sensitive_variables
+
 from ..exceptions import FastPixError
 from ..fields import UndecryptableValue
 from ..models import AccessToken, Media, MediaStatus, Workspace
@@ -68,6 +70,7 @@ class StoredPair:
     secret_key: str = field(repr=False)
 
 
+@sensitive_variables()
 def stored_token_pairs() -> tuple[list[StoredPair], list[str]]:
     """Every active token, decrypted, by workspace slug; and labels of those that won't decrypt."""
     pairs: list[StoredPair] = []

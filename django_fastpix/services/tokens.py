@@ -7,6 +7,7 @@ from functools import partial
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 
 from .. import signals
 from ..exceptions import DuplicateTokenError, TokenError, TokenRevokedError
@@ -16,6 +17,7 @@ from ..scopes import Scope
 logger = logging.getLogger(__name__)
 
 
+@sensitive_variables()
 def _clean_credential(value: str, what: str) -> str:
     value = (value or "").strip()
     if not value:
@@ -25,6 +27,7 @@ def _clean_credential(value: str, what: str) -> str:
     return value
 
 
+@sensitive_variables()
 def add_token(
     *,
     workspace: Workspace,

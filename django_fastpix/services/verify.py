@@ -8,6 +8,7 @@ from functools import partial
 
 from django.db import transaction
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 
 from .. import signals
 from ..client import Credentials, FastPixClient, Transport
@@ -27,6 +28,7 @@ logger = logging.getLogger(__name__)
 INTERACTIVE_READ_TIMEOUT = 10.0
 
 
+@sensitive_variables()
 def verify_credentials(token_id: str, secret_key: str) -> None:
     """Check a pair before it is stored (``GET /on-demand?limit=1``); raises the API error if not.
 

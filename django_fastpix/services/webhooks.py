@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import json
 import logging
+import math
 import traceback
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -19,6 +20,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from django.views.decorators.debug import sensitive_variables
 
 from .. import signals
 from ..client import Media as RemoteMedia
@@ -61,22 +63,32 @@ class Delivery:
     event: WebhookEvent | None = None
 
 
+@sensitive_variables()
 def signature(secret_b64: str, body: bytes) -> str:
     """FastPix's signature: base64(HMAC-SHA256(key=base64decode(secret), msg=raw body))."""
     key = base64.b64decode(secret_b64, validate=False)
     return base64.b64encode(hmac.new(key, body, hashlib.sha256).digest()).decode("ascii")
 
 
+@sensitive_variables()
 def accepted_secrets(workspace: Workspace) -> list[str]:
     """The current webhook secret, and the previous one while its rotation window is open."""
-    secrets = [str(workspace.webhook_secret)] if workspace.webhook_secret else []
+    candidates = [workspace.webhook_secret]
     window = timedelta(seconds=float(fastpix_settings.WEBHOOK_PREVIOUS_SECRET_WINDOW))
     rotated = workspace.webhook_secret_rotated_at
-    if workspace.previous_webhook_secret and rotated and timezone.now() - rotated <= window:
-        secrets.append(str(workspace.previous_webhook_secret))
+    if rotated and timezone.now() - rotated <= window:
+        candidates.append(workspace.previous_webhook_secret)
+    secrets = []
+    for value in candidates:
+        if isinstance(value, UndecryptableValue):
+            # A secret lost to a wrong key verifies nothing; the others still may.
+            logger.warning("A webhook secret of %s cannot be decrypted; skipped.", workspace.slug)
+        elif value:
+            secrets.append(str(value))
     return secrets
 
 
+@sensitive_variables()
 def signature_valid(workspace: Workspace, body: bytes, given: str | None) -> bool:
     """Whether ``given`` signs ``body`` under an accepted secret (constant-time compare)."""
     if not given:
@@ -92,6 +104,7 @@ def signature_valid(workspace: Workspace, body: bytes, given: str | None) -> boo
     return valid
 
 
+@sensitive_variables()
 def rotate_webhook_secret(workspace: Workspace, new_secret: str) -> None:
     """Set a new secret; the old one stays valid for WEBHOOK_PREVIOUS_SECRET_WINDOW seconds."""
     new_secret = new_secret.strip()
@@ -134,9 +147,11 @@ def receive(workspace: Workspace, body: bytes, given_signature: str | None) -> D
     if not signature_valid(workspace, body, given_signature):
         return Delivery(401, "Invalid or missing FastPix-Signature.")
     try:
-        payload = json.loads(body)
+        payload = json.loads(body, parse_constant=_reject_constant)
     except (UnicodeDecodeError, ValueError):
         return Delivery(400, "Body is not JSON.")
+    if not _storable(payload):
+        return Delivery(400, "Body holds values no database can store (NUL, infinite numbers).")
     parsed = parse_envelope(payload)
     if isinstance(parsed, str):
         return Delivery(400, parsed)
@@ -156,6 +171,25 @@ class Envelope:
     object_type: str
     object_id: str
     occurred_at: datetime | None
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _storable(value: Any, depth: int = 0) -> bool:
+    """Whether a JSON column can hold ``value``: no NUL characters, no infinite numbers."""
+    if depth > 100:
+        return False
+    if isinstance(value, str):
+        return "\x00" not in value
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, dict):
+        return all(_storable(k, depth + 1) and _storable(v, depth + 1) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_storable(v, depth + 1) for v in value)
+    return True
 
 
 def parse_envelope(payload: Any) -> Envelope | str:
@@ -220,10 +254,10 @@ def store_event(
             )
             return event, True
     except IntegrityError:
-        WebhookEvent.objects.filter(workspace=workspace, event_id=envelope.event_id).update(
-            deliveries=F("deliveries") + 1
-        )
-        return WebhookEvent.objects.get(workspace=workspace, event_id=envelope.event_id), False
+        existing = WebhookEvent.objects.filter(workspace=workspace, event_id=envelope.event_id)
+        if not existing.update(deliveries=F("deliveries") + 1):
+            raise  # not a duplicate: some other constraint; a real failure
+        return existing.get(), False
 
 
 def process_event(event: WebhookEvent) -> bool:
