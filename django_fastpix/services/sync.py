@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
+from functools import partial
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
+from .. import signals
 from ..client import Media as RemoteMedia
 from ..models import Media, MediaStatus, PlaybackId, Workspace
 from . import api
@@ -42,7 +46,7 @@ def sync_media(
     read of the known rows, one bulk insert, one bulk update, and two for playback ids.
     """
     report = SyncReport()
-    seen_ids: set[str] = set()
+    started = timezone.now()
     page_number = 1
     while True:
         page = api.call(workspace, "list_media", PAGE_SIZE, page_number, "asc")
@@ -50,23 +54,35 @@ def sync_media(
         report.total = page.total
         with transaction.atomic():
             upsert_page(workspace, page.items, report)
-        seen_ids.update(m.id for m in page.items)
         if progress:
             progress(report)
         if not page.has_next or not page.items:
             break
         page_number += 1
-    if mark_missing_deleted:
-        # Only after a complete listing: a row FastPix no longer lists was deleted there.
-        report.marked_deleted = (
-            Media.objects.filter(workspace=workspace, fastpix_id__isnull=False)
-            .exclude(status=MediaStatus.DELETED)
-            .exclude(fastpix_id__in=seen_ids)
-            .update(status=MediaStatus.DELETED, updated_at=timezone.now())
-            if seen_ids or report.total == 0
-            else 0
-        )
+    # Only after a listing that saw every media FastPix counted (a delete during the sync shifts
+    # pages and hides some): then a row it did not list was deleted there.
+    if mark_missing_deleted and report.seen == (report.total or 0):
+        report.marked_deleted = sweep_unlisted(workspace, started)
     return report
+
+
+def sweep_unlisted(workspace: Workspace, started: datetime) -> int:
+    """Mark deleted the linked rows this sync did not see and nothing touched meanwhile."""
+    with transaction.atomic():
+        gone = list(
+            Media.objects.select_for_update()
+            .filter(workspace=workspace, fastpix_id__isnull=False, updated_at__lt=started)
+            .exclude(status=MediaStatus.DELETED)
+            # Every listed row got last_synced_at >= started; a row linked by a create task
+            # while the sync ran has a newer updated_at and is left alone.
+            .filter(Q(last_synced_at__isnull=True) | Q(last_synced_at__lt=started))
+        )
+        for media in gone:
+            media.status = MediaStatus.DELETED
+            media.updated_at = timezone.now()
+            transaction.on_commit(partial(signals.media_deleted.send, sender=Media, media=media))
+        Media.objects.bulk_update(gone, ["status", "updated_at"], batch_size=500)
+    return len(gone)
 
 
 def upsert_page(workspace: Workspace, items: list[RemoteMedia], report: SyncReport) -> None:
@@ -80,12 +96,14 @@ def upsert_page(workspace: Workspace, items: list[RemoteMedia], report: SyncRepo
         ref = parse_reference(remote.metadata.get(reference_key()))
         if ref is not None:
             references[ref] = remote.id
+    # Locked: a webhook committing between this read and the bulk update must not be undone.
+    locked = Media.objects.select_for_update()
     existing = {
-        m.fastpix_id or "": m for m in Media.objects.filter(workspace=workspace, fastpix_id__in=ids)
+        m.fastpix_id or "": m for m in locked.filter(workspace=workspace, fastpix_id__in=ids)
     }
     # Rows created locally whose create answer was lost carry only our reference.
     if references:
-        for media in Media.objects.filter(
+        for media in locked.filter(
             workspace=workspace, fastpix_id__isnull=True, reference__in=list(references)
         ):
             existing[references[media.reference]] = media

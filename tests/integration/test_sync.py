@@ -93,3 +93,40 @@ def test_sync_command(fake_token, workspace, fake_api):
     fake_api.inject("GET /on-demand", status=500)
     with pytest.raises(CommandError, match="prod"):
         call_command("fastpix_sync_media", stdout=io.StringIO())
+
+
+def test_media_linked_while_a_sync_runs_is_not_swept(fake_token, workspace, fake_api):
+    fake_token()
+    fake_api.seed_media(60)
+
+    def link_one_mid_sync(report):
+        # A create task linking its media after the listing passed where it would appear.
+        if report.pages == 1:
+            Media.objects.create(
+                workspace=workspace, fastpix_id="fp-linked-meanwhile", status=MediaStatus.CREATED
+            )
+
+    report = sync_media(workspace, progress=link_one_mid_sync)
+    assert report.marked_deleted == 0
+    assert Media.objects.get(fastpix_id="fp-linked-meanwhile").status == MediaStatus.CREATED
+
+
+def test_sweep_sends_media_deleted(
+    fake_token, workspace, fake_api, django_capture_on_commit_callbacks
+):
+    from django_fastpix import signals
+
+    fake_token()
+    (gone,) = fake_api.seed_media(1)
+    sync_media(workspace)
+    fake_api.store.media.clear()
+    deleted = []
+    signals.media_deleted.connect(
+        lambda sender, media, **kw: deleted.append(media.fastpix_id), weak=False, dispatch_uid="t"
+    )
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            assert sync_media(workspace).marked_deleted == 1
+    finally:
+        signals.media_deleted.disconnect(dispatch_uid="t")
+    assert deleted == [gone]
