@@ -24,6 +24,8 @@ from .exceptions import EncryptionKeyError, UndecryptableValueError
 
 _crypters: dict[tuple[str, ...], MultiFernet] = {}
 
+SERIALIZED_PLACEHOLDER = "<encrypted>"
+
 
 def configured_keys() -> tuple[str, ...]:
     """FIELD_ENCRYPTION_KEY as a tuple of keys (first encrypts); empty when not set."""
@@ -151,6 +153,13 @@ class EncryptedTextField(models.TextField):
         if isinstance(value, UndecryptableValue):
             # Written back exactly as stored: re-encrypting would destroy the secret.
             return value.ciphertext
+        if value == SERIALIZED_PLACEHOLDER:
+            # What dumpdata writes instead of a secret: loading it back would replace the
+            # secret with this text. Restore secrets from a database backup instead.
+            raise ValueError(
+                f"Refusing to store the dumpdata placeholder {SERIALIZED_PLACEHOLDER!r} in "
+                f"{self.model.__name__}.{self.name}: secrets are not exported."
+            )
         if hasattr(value, "as_sql"):
             # An expression (bulk_update's CASE): its Values are encrypted as they compile.
             # The library encrypts str(expression) here, silently corrupting every row.
@@ -167,4 +176,4 @@ class EncryptedTextField(models.TextField):
 
     def value_to_string(self, obj: models.Model) -> str:
         # dumpdata and serializers must not write secrets in plain text.
-        return "<encrypted>"
+        return SERIALIZED_PLACEHOLDER

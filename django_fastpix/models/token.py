@@ -31,13 +31,30 @@ class TokenStatus(models.TextChoices):
     REVOKED = "revoked", "Revoked"
 
 
-@sensitive_variables()
-def token_id_digest(token_id: str) -> str:
-    """Keyed digest of a token id: unique per workspace without storing the id in the clear."""
-    key = fastpix_settings.TOKEN_DIGEST_KEY or settings.SECRET_KEY
+def _digest(key: object, token_id: str) -> str:
     # A dedicated derivation so that the digest is useless as a SECRET_KEY oracle.
     derived = hashlib.sha256(b"django_fastpix.token_id_digest:" + force_bytes(key)).digest()
     return hmac.new(derived, token_id.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+@sensitive_variables()
+def token_id_digest(token_id: str) -> str:
+    """Keyed digest of a token id: unique per workspace without storing the id in the clear."""
+    return _digest(fastpix_settings.TOKEN_DIGEST_KEY or settings.SECRET_KEY, token_id)
+
+
+@sensitive_variables()
+def token_id_digests(token_id: str) -> list[str]:
+    """The digest under the current key and under each SECRET_KEY_FALLBACKS key.
+
+    After a SECRET_KEY rotation (routine after a leak) rows keep their old digests until
+    ``fastpix_rotate_keys`` refreshes them; lookups must still find them, or a revoked token
+    could be added again as new.
+    """
+    if fastpix_settings.TOKEN_DIGEST_KEY:
+        return [token_id_digest(token_id)]
+    keys = [settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", [])]
+    return [_digest(key, token_id) for key in keys]
 
 
 def token_id_hint(token_id: str) -> str:
@@ -69,7 +86,7 @@ class AccessTokenQuerySet(models.QuerySet["AccessToken"]):
 
     def for_token_id(self, workspace: Workspace | int, token_id: str) -> AccessTokenQuerySet:
         """The workspace's token with this id, found by digest (never by the encrypted column)."""
-        return self.filter(workspace=workspace, token_id_digest=token_id_digest(token_id))
+        return self.filter(workspace=workspace, token_id_digest__in=token_id_digests(token_id))
 
 
 class AccessToken(models.Model):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from datetime import timedelta
 from typing import Any
@@ -13,7 +14,7 @@ from django.views.decorators.debug import sensitive_variables
 
 from ..client import FastPixClient, Transport, required_scope
 from ..conf import fastpix_settings
-from ..exceptions import AuthenticationError, NoUsableTokenError
+from ..exceptions import AuthenticationError, NoUsableTokenError, TokenRevokedError
 from ..fields import UndecryptableValue, decrypt
 from ..models import AccessToken, TokenStatus, Workspace
 from ..scopes import Scope
@@ -115,11 +116,13 @@ def call(workspace: Workspace, method: str, /, *args: Any, **kwargs: Any) -> Any
             result = getattr(client, method)(*args, **kwargs)
         except AuthenticationError as exc:
             tried.add(token.pk)
-            invalidate_token(
-                token,
-                reason=f"FastPix answered 401 to {exc.method} {exc.url}: {exc.message}",
-                by=SYSTEM_ACTOR,
-            )
+            # Revoked meanwhile (the leak case): it stays revoked, and the failover goes on.
+            with contextlib.suppress(TokenRevokedError):
+                invalidate_token(
+                    token,
+                    reason=f"FastPix answered 401 to {exc.method} {exc.url}: {exc.message}",
+                    by=SYSTEM_ACTOR,
+                )
             logger.warning(
                 "FastPix rejected token %r (…%s) of %s; marked invalid",
                 token.name,

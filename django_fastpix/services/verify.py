@@ -67,7 +67,11 @@ def verify_token(token: AccessToken, *, by: str = "system") -> VerifyResult:
     Success stamps ``last_verified_at`` and is the only way an invalid token returns to active;
     a 401 marks an active token invalid; network faults and 5xx change nothing.
     """
-    if token.status == TokenStatus.REVOKED:
+    # The database decides, not the loaded copy: it may have been revoked since it was read.
+    if (
+        token.status == TokenStatus.REVOKED
+        or AccessToken.objects.filter(pk=token.pk, status=TokenStatus.REVOKED).exists()
+    ):
         raise TokenRevokedError(f"{token} is revoked; a revoked token is never used again.")
     client = FastPixClient(token.credentials(), transport=Transport.from_settings())
     try:

@@ -302,3 +302,34 @@ def test_a_revoke_in_another_process_applies_at_once(fake_token, workspace, fake
     used = [r.authenticated_token_id for r in fake_api.requests]
     assert used == [first.credentials().token_id, second.credentials().token_id]
     assert status_of(first) == TokenStatus.REVOKED
+
+
+def test_failover_continues_when_the_401_token_was_revoked_meanwhile(
+    fake_token, workspace, fake_api, monkeypatch
+):
+    first = fake_token(scope=Scope.READ)
+    second = fake_token(scope=Scope.READ_WRITE)
+    fake_api.revoke_token(first.credentials().token_id)
+    real_pick = api.pick_token
+
+    def pick_then_revoke(*args, **kwargs):
+        token = real_pick(*args, **kwargs)
+        if token.pk == first.pk:  # an operator revokes it while the call is on the wire
+            AccessToken.objects.filter(pk=first.pk).update(status=TokenStatus.REVOKED)
+        return token
+
+    monkeypatch.setattr(api, "pick_token", pick_then_revoke)
+    api.call(workspace, "list_media")
+    assert status_of(first) == TokenStatus.REVOKED
+    assert fake_api.requests[-1].authenticated_token_id == second.credentials().token_id
+
+
+def test_verify_refuses_a_token_revoked_since_it_was_loaded(fake_token, fake_api):
+    from django_fastpix.exceptions import TokenRevokedError
+    from django_fastpix.services.verify import verify_token
+
+    token = fake_token()
+    AccessToken.objects.filter(pk=token.pk).update(status=TokenStatus.REVOKED)
+    with pytest.raises(TokenRevokedError):
+        verify_token(token)  # the in-memory copy still says active
+    assert fake_api.requests == []

@@ -153,3 +153,32 @@ def test_token_signals_fire_after_commit(make_token, django_capture_on_commit_ca
     finally:
         signals.token_revoked.disconnect(on_revoked)
         signals.token_invalidated.disconnect(on_invalid)
+
+
+def test_a_revoked_token_cannot_come_back_after_a_secret_key_rotation(make_token, settings):
+    token = make_token(token_id="tok_leaked_0042")
+    revoke_token(token, reason="leaked", by="ops")
+    settings.SECRET_KEY_FALLBACKS = [settings.SECRET_KEY]
+    settings.SECRET_KEY = "a-brand-new-secret-key-after-the-leak"
+    with pytest.raises(DuplicateTokenError):
+        make_token(token_id="tok_leaked_0042")
+    # fastpix_rotate_keys moves every digest to the new key; then the fallback can go.
+    from django_fastpix.services.encryption import rotate_encryption_keys
+
+    assert rotate_encryption_keys().rotated == 1
+    settings.SECRET_KEY_FALLBACKS = []
+    with pytest.raises(DuplicateTokenError):
+        make_token(token_id="tok_leaked_0042")
+    assert AccessToken.objects.get().status == TokenStatus.REVOKED
+
+
+def test_loaddata_cannot_overwrite_secrets_with_the_dump_placeholder(make_token, tmp_path):
+    from django.core.management import call_command
+
+    token = make_token()
+    dump = tmp_path / "tokens.json"
+    call_command("dumpdata", "django_fastpix.accesstoken", output=str(dump))
+    with pytest.raises(Exception, match="placeholder"):
+        call_command("loaddata", str(dump), verbosity=0)
+    token.refresh_from_db()
+    assert token.credentials().secret_key == SECRET
