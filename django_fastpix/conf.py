@@ -31,6 +31,8 @@ DEFAULTS: dict[str, Any] = {
     "REFERENCE_METADATA_KEY": "django_fastpix_ref",
     # Pages of the newest media searched for a reference before re-creating after a failure.
     "RECONCILE_PAGES": 4,
+    # How long one worker owns a media's creation; longer than a create with all its retries.
+    "CREATION_LEASE_SECONDS": 900,
     # Webhooks: largest accepted body, and how long the previous secret stays valid.
     "WEBHOOK_MAX_BODY_BYTES": 1_048_576,
     "WEBHOOK_PREVIOUS_SECRET_WINDOW": 24 * 3600,

@@ -70,6 +70,9 @@ class Media(models.Model):
     # Committed before each create call: a value above 1 means an earlier call may have reached
     # FastPix, so the next attempt looks for that media before creating another.
     creation_attempts = models.PositiveSmallIntegerField(default=0, editable=False)
+    # Held while one worker creates the media: a duplicate job finds it and stands down; a
+    # worker that died lets it expire (FASTPIX["CREATION_LEASE_SECONDS"]) before another tries.
+    creation_lease_until = models.DateTimeField(null=True, blank=True, editable=False)
     # The site object whose save produced this media (object ids as text: any pk type fits).
     content_type = models.ForeignKey(ContentType, on_delete=models.SET_NULL, null=True, blank=True)
     object_id = models.CharField(max_length=64, blank=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import uuid
+from datetime import timedelta
 from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
@@ -70,24 +71,41 @@ def create_remote_media(media_id: int) -> Media:
     the attempt count is committed; a later attempt (after a timeout, or a worker that died
     mid-call) first looks for the media by its reference instead of creating a second one.
     """
+    now = timezone.now()
     with transaction.atomic():
         media = Media.objects.select_for_update().select_related("workspace").get(pk=media_id)
         if media.fastpix_id or media.status != MediaStatus.PENDING:
             return media  # done already, or failed/deleted: nothing to create
+        if media.creation_lease_until and media.creation_lease_until > now:
+            logger.info("Media %s is being created by another worker; standing down", media.pk)
+            return media
         problem = url_problem(media.source_url)
         if problem:
             _fail(media, problem)
             return media
         media.creation_attempts += 1
-        Media.objects.filter(pk=media.pk).update(creation_attempts=media.creation_attempts)
+        media.creation_lease_until = now + timedelta(
+            seconds=float(fastpix_settings.CREATION_LEASE_SECONDS)
+        )
+        Media.objects.filter(pk=media.pk).update(
+            creation_attempts=media.creation_attempts,
+            creation_lease_until=media.creation_lease_until,
+        )
     # Committed above; the API calls below run outside any transaction.
-    if media.creation_attempts > 1:
-        found = find_remote_by_reference(media)
-        if found is not None:
-            logger.info("Reconciled %s with FastPix media %s by reference", media.pk, found.id)
-            return link_remote(media, found)
-    metadata = {**(media.metadata or {}), reference_key(): str(media.reference)}
     try:
+        return _create_or_reconcile(media)
+    finally:
+        Media.objects.filter(pk=media.pk).update(creation_lease_until=None)
+
+
+def _create_or_reconcile(media: Media) -> Media:
+    try:
+        if media.creation_attempts > 1:
+            found = find_remote_by_reference(media)
+            if found is not None:
+                logger.info("Reconciled %s with FastPix media %s by reference", media.pk, found.id)
+                return link_remote(media, found)
+        metadata = {**(media.metadata or {}), reference_key(): str(media.reference)}
         remote = api.call(
             media.workspace,
             "create_media",
@@ -109,6 +127,22 @@ def create_remote_media(media_id: int) -> Media:
         _note_error(media, f"{type(exc).__name__}: {exc}")
         raise
     return link_remote(media, remote)
+
+
+def requeue_pending(workspace_id: int) -> int:
+    """Queue creation again for the workspace's pending media (e.g. a usable token arrived)."""
+    from ..tasks import enqueue_create
+
+    pending = list(
+        Media.objects.filter(
+            workspace_id=workspace_id, status=MediaStatus.PENDING, fastpix_id__isnull=True
+        )
+        .exclude(creation_lease_until__gt=timezone.now())
+        .values_list("pk", flat=True)
+    )
+    for pk in pending:
+        transaction.on_commit(partial(enqueue_create, pk))
+    return len(pending)
 
 
 def find_remote_by_reference(media: Media) -> RemoteMedia | None:

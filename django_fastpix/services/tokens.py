@@ -63,7 +63,15 @@ def add_token(
             f"Workspace {workspace.slug!r} already holds a token ending …{token_id[-4:]}."
         ) from None
     logger.info("Added FastPix token %r (…%s) to %s", token.name, token.token_id_hint, workspace)
+    _requeue_pending_media(workspace.pk)
     return token
+
+
+def _requeue_pending_media(workspace_id: int) -> None:
+    # Media left pending for want of a usable token go through creation again.
+    from .media import requeue_pending
+
+    requeue_pending(workspace_id)
 
 
 def _change_status(

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from django.db import transaction
+from django.utils import timezone
 
 from django_fastpix import signals
 from django_fastpix.exceptions import RequestTimeoutError
@@ -210,6 +211,11 @@ def test_worker_killed_mid_call_yields_one_media(fake_token, workspace, fake_api
     while not fake_api.media() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert len(fake_api.media()) == 1  # the dead worker's call did reach FastPix
+    assert media.creation_lease_until is not None  # the dead worker's lease is still held
+    posts = len(fake_api.requests_for("POST /on-demand"))
+    media_services.create_remote_media(media.pk)  # a duplicate job stands down meanwhile
+    assert len(fake_api.requests_for("POST /on-demand")) == posts
+    Media.objects.filter(pk=media.pk).update(creation_lease_until=timezone.now())  # expired
     media_services.create_remote_media(media.pk)  # the task, run again
     media.refresh_from_db()
     assert media.fastpix_id == fake_api.media()[0]["id"]
@@ -236,3 +242,17 @@ def test_webhook_before_create_answer_without_reference_leaves_one_row(
     assert ours.fastpix_id == "fp-race" and ours.status == MediaStatus.READY
     assert list(ours.playback_ids.values_list("fastpix_id", flat=True)) == ["pb-race"]
     assert ours.source_object is not None
+
+
+def test_no_token_leaves_media_pending_until_a_token_arrives(
+    workspace, fake_api, make_token, django_capture_on_commit_callbacks
+):
+    save_lesson(django_capture_on_commit_callbacks, video_url=VIDEO)
+    media = Media.objects.get()
+    assert media.status == MediaStatus.PENDING and "No usable FastPix access token" in media.error
+    assert media.creation_lease_until is None and fake_api.requests == []
+    fake_api.add_token("tok_arrives_later_01", "secret-arrives-later", "read_write")
+    with django_capture_on_commit_callbacks(execute=True):  # adding it requeues the media
+        make_token(token_id="tok_arrives_later_01", secret_key="secret-arrives-later")
+    media.refresh_from_db()
+    assert media.fastpix_id and media.status == MediaStatus.CREATED

@@ -12,7 +12,7 @@ from datetime import timedelta
 import pytest
 from django.urls import reverse
 from django.utils import timezone
-from hypothesis import HealthCheck, given
+from hypothesis import HealthCheck, example, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
@@ -243,6 +243,10 @@ envelopes = st.fixed_dictionaries(
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(body=envelopes | json_values)
+@example(body={"id": "e1", "type": "video.media.ready", "object": {"id": "m"}, "x": float("inf")})
+@example(body={"id": "e2", "type": "video.media.ready", "object": {"id": "m"}, "x": float("nan")})
+@example(body={"id": "e3", "type": "video.media.ready", "object": {"id": "m\x00"}, "data": {}})
+@example(body={"id": "e4", "type": "video.media.ready", "object": {"id": "m"}, "data": {"\x00": 1}})
 def test_generated_bodies_never_produce_a_500(client, hooked, body):
     raw = json.dumps(body).encode()
     response = post(client, hooked, raw)
