@@ -35,6 +35,16 @@ def pytest_configure(config: pytest.Config) -> None:
         )
 
 
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    # The main SQLite file only exists because something opened the non-test database.
+    from tests import settings as test_settings
+
+    for suffix in ("", "-journal", "-wal", "-shm"):
+        path = test_settings._SQLITE_FILE + suffix
+        if os.path.exists(path):
+            os.remove(path)
+
+
 @pytest.fixture
 def workspace(db: None) -> Workspace:
     return Workspace.objects.create(name="Production", slug="prod", environment="production")

@@ -53,12 +53,13 @@ TEMPLATES = [
         },
     }
 ]
-DATABASES = {"default": env.db("DATABASE_URL", default="sqlite:///:memory:")}
+_SQLITE_FILE = os.path.join(tempfile.gettempdir(), f"django-fastpix-tests-{os.getpid()}.sqlite3")
+# Files, never ":memory:": live-server threads would otherwise be handed one shared in-memory
+# connection, which sqlite3 does not survive being used from several threads at once.
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{_SQLITE_FILE}")}
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # A file, not memory: worker subprocesses in the tests open the same test database.
-    DATABASES["default"]["TEST"] = {
-        "NAME": os.path.join(tempfile.gettempdir(), f"django-fastpix-tests-{os.getpid()}.sqlite3")
-    }
+    DATABASES["default"]["TEST"] = {"NAME": _SQLITE_FILE.replace(".sqlite3", "-test.sqlite3")}
     # Worker processes write concurrently: take the lock at BEGIN and wait for it.
     DATABASES["default"]["OPTIONS"] = {"transaction_mode": "IMMEDIATE", "timeout": 30}
 
