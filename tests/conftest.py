@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Callable
 
 import pytest
@@ -36,13 +37,11 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    # The main SQLite file only exists because something opened the non-test database.
+    # The SQLite files of this run live in a private temporary directory.
     from tests import settings as test_settings
 
-    for suffix in ("", "-journal", "-wal", "-shm"):
-        path = test_settings._SQLITE_FILE + suffix
-        if os.path.exists(path):
-            os.remove(path)
+    if test_settings._SQLITE_DIR:
+        shutil.rmtree(test_settings._SQLITE_DIR, ignore_errors=True)
 
 
 @pytest.fixture

@@ -53,7 +53,12 @@ TEMPLATES = [
         },
     }
 ]
-_SQLITE_FILE = os.path.join(tempfile.gettempdir(), f"django-fastpix-tests-{os.getpid()}.sqlite3")
+# A private directory per test run: parallel runs (tox -p) never share a file. Processes the
+# tests spawn get DATABASE_URL and make none.
+_SQLITE_DIR = (
+    "" if "DATABASE_URL" in os.environ else tempfile.mkdtemp(prefix="django-fastpix-tests-")
+)
+_SQLITE_FILE = os.path.join(_SQLITE_DIR, "main.sqlite3")
 # Files, never ":memory:": live-server threads would otherwise be handed one shared in-memory
 # connection, which sqlite3 does not survive being used from several threads at once.
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{_SQLITE_FILE}")}
