@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django import forms
@@ -203,18 +204,15 @@ class AccessTokenAdmin(WithoutBulkDelete):
                 items=[self._describe(token) for token in queryset],
                 submit_label="Yes, revoke",
             )
-        reason = form.cleaned_data["reason"]
-        for token in queryset:
-            try:
-                moved = revoke_token(token, reason=reason, by=actor(request))
-            except TokenError as exc:
-                self.message_user(request, f"{token}: {exc}", messages.ERROR)
-                continue
-            if moved:
-                self.log_change(request, token, f"Revoked: {reason}")
-                self.message_user(request, f"{token}: revoked.", messages.SUCCESS)
-            else:
-                self.message_user(request, f"{token}: was already revoked.", messages.WARNING)
+        self._change_each(
+            request,
+            queryset,
+            revoke_token,
+            form.cleaned_data["reason"],
+            done=("Revoked", "revoked."),
+            already=("was already revoked.", messages.WARNING),
+            refused_level=messages.ERROR,
+        )
         return None
 
     @admin.action(description="Mark invalid…", permissions=["manage_tokens"])
@@ -235,19 +233,40 @@ class AccessTokenAdmin(WithoutBulkDelete):
                 items=[self._describe(token) for token in queryset],
                 submit_label="Yes, mark invalid",
             )
-        reason = form.cleaned_data["reason"]
+        self._change_each(
+            request,
+            queryset,
+            invalidate_token,
+            form.cleaned_data["reason"],
+            done=("Marked invalid", "marked invalid."),
+            already=("was already invalid.", messages.INFO),
+            refused_level=messages.WARNING,
+        )
+        return None
+
+    def _change_each(
+        self,
+        request: HttpRequest,
+        queryset: QuerySet[AccessToken],
+        change: Callable[..., bool],
+        reason: str,
+        *,
+        done: tuple[str, str],
+        already: tuple[str, int],
+        refused_level: int,
+    ) -> None:
+        """Apply one status service per row and report each row's outcome."""
         for token in queryset:
             try:
-                moved = invalidate_token(token, reason=reason, by=actor(request))
+                moved = change(token, reason=reason, by=actor(request))
             except TokenError as exc:
-                self.message_user(request, f"{token}: {exc}", messages.WARNING)
+                self.message_user(request, f"{token}: {exc}", refused_level)
                 continue
             if moved:
-                self.log_change(request, token, f"Marked invalid: {reason}")
-                self.message_user(request, f"{token}: marked invalid.", messages.SUCCESS)
+                self.log_change(request, token, f"{done[0]}: {reason}")
+                self.message_user(request, f"{token}: {done[1]}", messages.SUCCESS)
             else:
-                self.message_user(request, f"{token}: was already invalid.", messages.INFO)
-        return None
+                self.message_user(request, f"{token}: {already[0]}", already[1])
 
     @staticmethod
     def _describe(token: AccessToken) -> str:
