@@ -21,10 +21,16 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
+# The token store's database; SQLite in memory unless --database-url (read before setup) says.
+for _i, _arg in enumerate(sys.argv):
+    if _arg == "--database-url" and _i + 1 < len(sys.argv):
+        os.environ["DATABASE_URL"] = sys.argv[_i + 1]
+os.environ.setdefault("DATABASE_URL", "sqlite:///:memory:")
 
 import django  # noqa: E402
 
@@ -33,6 +39,7 @@ django.setup()
 import requests  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
+from django.db import connection  # noqa: E402
 
 from django_fastpix.models import Workspace  # noqa: E402
 from django_fastpix.services import api  # noqa: E402
@@ -45,6 +52,12 @@ URL = "https://example.com/video.mp4"
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=400, help="calls per contender")
+    parser.add_argument(
+        "--database-url",
+        default=os.environ["DATABASE_URL"],
+        help="token store database (default SQLite in memory; e.g. postgres://postgres@127.0.0.1/"
+        "bench — the database is created from scratch, so use a throwaway one)",
+    )
     args = parser.parse_args()
 
     fake = subprocess.Popen(
@@ -64,11 +77,21 @@ def main() -> None:
         cwd=ROOT,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
+    try:
+        measure(args.calls, fake, args.database_url)
+    finally:
+        fake.terminate()
+        fake.wait(10)
+
+
+def measure(calls: int, fake: subprocess.Popen[str], database_url: str) -> None:
+    """Run the contenders interleaved and print the table."""
     assert fake.stdout is not None
     base_url = next(line.split()[-1] for line in fake.stdout if "http://" in line).rstrip("/")
     settings.FASTPIX = {"API_BASE_URL": base_url}
     call_command("migrate", verbosity=0)
-    workspace = Workspace.objects.create(name="bench", slug="bench")
+    # A fresh workspace each run, so a reused PostgreSQL database works too.
+    workspace = Workspace.objects.create(name="bench", slug=f"bench-{os.getpid()}")
     add_token(workspace=workspace, name="bench", token_id=TOKEN_ID, secret_key=SECRET)
 
     session = requests.Session()
@@ -89,8 +112,10 @@ def main() -> None:
         security=models.Security(username=TOKEN_ID, password=SECRET),
     )
 
+    sdk_inputs: Any = [{"type": "video", "url": URL}]
+
     def official() -> None:
-        sdk.input_video.create_media(inputs=body["inputs"], access_policy="public")
+        sdk.input_video.create_media(inputs=sdk_inputs, access_policy="public")
 
     from django_fastpix.client import Credentials, FastPixClient, Transport
 
@@ -109,7 +134,7 @@ def main() -> None:
     for _ in range(30):  # warm up connections, caches, lazy imports
         for fn in contenders.values():
             fn()
-    for i in range(args.calls):
+    for i in range(calls):
         # Rotate the order each round so no contender always runs first.
         names = list(contenders)
         names = names[i % len(names) :] + names[: i % len(names)]
@@ -117,13 +142,9 @@ def main() -> None:
             start = time.perf_counter()
             contenders[name]()
             timings[name].append(time.perf_counter() - start)
-    fake.terminate()
-    fake.wait(10)
-
     base = statistics.median(timings["(b) bare requests"])
-    print(
-        f"{'contender':<22}{'median µs':>12}{'p90 µs':>10}{'x (b)':>8}   ({args.calls} calls each)"
-    )
+    print(f"token store: {connection.vendor} ({database_url.split('@')[-1]})")
+    print(f"{'contender':<22}{'median µs':>12}{'p90 µs':>10}{'x (b)':>8}   ({calls} calls each)")
     for name, samples in timings.items():
         med = statistics.median(samples)
         p90 = statistics.quantiles(samples, n=10)[-1]

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
 from typing import Any
 
 from cryptography.fernet import InvalidToken
 from django.db import connections, router
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.views.decorators.debug import sensitive_variables
 
 from ..client import FastPixClient, Transport, required_scope
@@ -27,16 +29,15 @@ MAX_TOKENS_PER_CALL = 2
 
 SYSTEM_ACTOR = "system:fastpix-401"
 
-# Only the table name (from _meta) and placeholders are formatted in; values are parameters.
-_USABLE_SQL = (
+# The smallest query that answers "which tokens may this workspace use now": the ranking
+# happens in Python over the workspace's few active tokens. Only the table name (from _meta)
+# is formatted in; values are parameters.
+_ACTIVE_SQL = (
     "SELECT id, workspace_id, name, token_id, secret_key, token_id_hint, scope, status, "  # noqa: S608
-    "CASE WHEN last_used_at IS NULL OR last_used_at < %s THEN 1 ELSE 0 END "
-    f"FROM {AccessToken._meta.db_table} "
-    "WHERE workspace_id = %s AND status = %s AND scope IN ({scopes}) "
-    # Least privileged first, then the most recently verified, then the oldest.
-    "ORDER BY CASE scope {ranks} END, last_verified_at IS NULL, last_verified_at DESC, id"
+    f"last_used_at, last_verified_at FROM {AccessToken._meta.db_table} "
+    "WHERE workspace_id = %s AND status = %s"
 )
-_USABLE_FIELDS = [
+_TOKEN_FIELDS = [
     "id",
     "workspace_id",
     "name",
@@ -45,7 +46,10 @@ _USABLE_FIELDS = [
     "token_id_hint",
     "scope",
     "status",
+    "last_used_at",
+    "last_verified_at",
 ]
+_EPOCH = datetime(1970, 1, 1, tzinfo=dt_timezone.utc)
 
 
 @sensitive_variables()
@@ -55,39 +59,48 @@ def pick_token(
     """The least-privileged active token of ``workspace`` that may make a ``scope`` call.
 
     Read from the database on every call, so a token revoked or invalidated by any process is
-    not used once that change has committed. The same rules as ``usable_for``, in plain SQL:
-    this runs before every API call, and building the ORM query costs several times more than
-    running it (see benchmarks/client_overhead.py).
+    not used once that change has committed. The same rules and order as ``usable_for``, but
+    one plain query: this runs before every API call, and building the ORM query costs several
+    times more than running it (see benchmarks/client_overhead.py).
     """
     allowed = Scope.satisfying(scope)
     connection = connections[router.db_for_read(AccessToken)]
-    cutoff = timezone.now() - timedelta(seconds=float(fastpix_settings.LAST_USED_WRITE_INTERVAL))
-    sql = _USABLE_SQL.format(
-        scopes=", ".join(["%s"] * len(allowed)),
-        ranks=" ".join("WHEN %s THEN %s" for _ in allowed),
-    )
-    params: list[Any] = [
-        connection.ops.adapt_datetimefield_value(cutoff),
-        workspace.pk,
-        TokenStatus.ACTIVE.value,
-        *(s.value for s in allowed),
-    ]
-    for rank, allowed_scope in enumerate(allowed):
-        params += [allowed_scope.value, rank]
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(_ACTIVE_SQL, [workspace.pk, TokenStatus.ACTIVE.value])
         rows = cursor.fetchall()
-    for row in rows:
-        if exclude and row[0] in exclude:
-            continue
-        token = AccessToken.from_db(
-            connection.alias,
-            _USABLE_FIELDS,
-            [*row[:3], _decrypted(row[3]), _decrypted(row[4]), *row[5:8]],
-        )
-        token._needs_last_used = bool(row[8])  # type: ignore[attr-defined]
-        return token
-    raise NoUsableTokenError(workspace.slug, str(Scope(scope).value))
+    candidates = [r for r in rows if r[6] in allowed and not (exclude and r[0] in exclude)]
+    if not candidates:
+        raise NoUsableTokenError(workspace.slug, str(Scope(scope).value))
+    # Least privileged first, then the most recently verified, then the oldest.
+    row = min(
+        candidates,
+        key=lambda r: (allowed.index(Scope(r[6])), -(_aware(r[9]) or _EPOCH).timestamp(), r[0]),
+    )
+    return AccessToken.from_db(
+        connection.alias,
+        _TOKEN_FIELDS,
+        [
+            *row[:3],
+            _decrypted(row[3]),
+            _decrypted(row[4]),
+            *row[5:8],
+            _aware(row[8]),
+            _aware(row[9]),
+        ],
+    )
+
+
+def _aware(value: Any) -> datetime | None:
+    # Raw rows: SQLite may hand back text or naive UTC datetimes, PostgreSQL aware ones.
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = parse_datetime(value)
+        if value is None:
+            return None
+    if timezone.is_naive(value):
+        value = value.replace(tzinfo=dt_timezone.utc)
+    return value
 
 
 @sensitive_variables()
@@ -142,8 +155,8 @@ def call(workspace: Workspace, method: str, /, *args: Any, **kwargs: Any) -> Any
 
 def note_used(token: AccessToken) -> None:
     """Record use without a write per call: only when the stored time is older than the interval."""
-    if getattr(token, "_needs_last_used", True):
-        now = timezone.now()
+    now = timezone.now()
+    interval = timedelta(seconds=float(fastpix_settings.LAST_USED_WRITE_INTERVAL))
+    if token.last_used_at is None or now - token.last_used_at >= interval:
         AccessToken.objects.filter(pk=token.pk).update(last_used_at=now)
         token.last_used_at = now
-        token._needs_last_used = False  # type: ignore[attr-defined]
