@@ -10,7 +10,6 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from .routing import Call, Reply, Route, ok
 from .state import SigningKey, Store, new_id
-from .validation import parse_page
 
 
 class _KeyPool:
@@ -87,12 +86,7 @@ def create_key(store: Store, call: Call) -> Reply:
 
 def list_keys(store: Store, call: Call) -> Reply:
     """GET /iam/signing-keys."""
-    page = parse_page(call.query)
-    items = sorted(
-        (k for k in store.signing_keys.values() if k.workspace.id == call.workspace.id),
-        key=lambda k: k.seq,
-    )
-    chunk, pagination = page.apply(items)
+    chunk, pagination = call.page_of(store.signing_keys.values())
     ws = call.workspace
     data = [
         {

@@ -19,7 +19,6 @@ from .validation import (
     check_enum,
     check_metadata,
     check_restrictions,
-    parse_page,
 )
 
 
@@ -86,12 +85,7 @@ def create_stream(store: Store, call: Call) -> Reply:
 
 def list_streams(store: Store, call: Call) -> Reply:
     """GET /live/streams."""
-    page = parse_page(call.query)
-    items = sorted(
-        (s for s in store.streams.values() if s.workspace.id == call.workspace.id),
-        key=lambda s: s.seq,
-    )
-    chunk, pagination = page.apply(items)
+    chunk, pagination = call.page_of(store.streams.values())
     return ok([store.stream_json(s) for s in chunk], pagination=pagination)
 
 

@@ -29,7 +29,6 @@ from .validation import (
     check_metadata,
     check_restrictions,
     check_string,
-    parse_page,
 )
 
 _SETTING_KEYS = (
@@ -104,12 +103,7 @@ def create_media(store: Store, call: Call) -> Reply:
 
 def list_media(store: Store, call: Call) -> Reply:
     """GET /on-demand."""
-    page = parse_page(call.query)
-    items = sorted(
-        (m for m in store.media.values() if m.workspace.id == call.workspace.id),
-        key=lambda m: m.seq,
-    )
-    chunk, pagination = page.apply(items)
+    chunk, pagination = call.page_of(store.media.values())
     return ok([store.media_json(m) for m in chunk], pagination=pagination)
 
 
@@ -236,16 +230,7 @@ def create_upload(store: Store, call: Call) -> Reply:
 
 def list_uploads(store: Store, call: Call) -> Reply:
     """GET /on-demand/uploads: uploads still waiting for their file."""
-    page = parse_page(call.query)
-    items = sorted(
-        (
-            u
-            for u in store.uploads.values()
-            if u.workspace.id == call.workspace.id and u.status == "waiting"
-        ),
-        key=lambda u: u.seq,
-    )
-    chunk, pagination = page.apply(items)
+    chunk, pagination = call.page_of(store.uploads.values(), keep=lambda u: u.status == "waiting")
     return ok([store.upload_json(u) for u in chunk], pagination=pagination)
 
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from .state import Store, Workspace
-from .validation import ApiError, require_object
+from .validation import ApiError, parse_page, require_object
 
 API_PREFIX = "/v1"
 INVALID_JSON = object()
@@ -35,6 +35,21 @@ class Call:
     def optional_object(self) -> dict[str, Any]:
         """The body as an object; an empty body counts as `{}`."""
         return {} if self.body is None else self.json_object()
+
+    def page_of(
+        self, resources: Iterable[Any], keep: Callable[[Any], bool] | None = None
+    ) -> tuple[list[Any], dict[str, int]]:
+        """One page (from `limit`/`offset`/`orderBy`) of this workspace's resources."""
+        page = parse_page(self.query)
+        items = sorted(
+            (
+                r
+                for r in resources
+                if r.workspace.id == self.workspace.id and (keep is None or keep(r))
+            ),
+            key=lambda r: r.seq,
+        )
+        return page.apply(items)
 
 
 @dataclass
