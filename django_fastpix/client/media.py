@@ -27,6 +27,27 @@ def _inputs(inputs_or_url: Inputs) -> list[dict[str, Any]]:
     return inputs
 
 
+def _media_settings(
+    access_policy: str,
+    metadata: Mapping[str, str] | None,
+    title: str | None,
+    creator_id: str | None,
+    max_resolution: str | None,
+    extra: Mapping[str, Any],
+) -> dict[str, Any]:
+    """The options a media is created with, shared by create-from-URL and direct upload."""
+    return compact(
+        {
+            "accessPolicy": access_policy,
+            "metadata": dict(metadata) if metadata is not None else None,
+            "title": title,
+            "creatorId": creator_id,
+            "maxResolution": max_resolution,
+        },
+        extra,
+    )
+
+
 class MediaEndpoints(BaseClient):
     """``/on-demand``: media from URLs and direct uploads, their playback ids."""
 
@@ -46,17 +67,10 @@ class MediaEndpoints(BaseClient):
         **extra: Any,
     ) -> Media:
         """POST /on-demand: create a media pulled from a URL (extra options as keywords)."""
-        body = compact(
-            {
-                "inputs": _inputs(inputs_or_url),
-                "accessPolicy": access_policy,
-                "metadata": dict(metadata) if metadata is not None else None,
-                "title": title,
-                "creatorId": creator_id,
-                "maxResolution": max_resolution,
-            },
-            extra,
-        )
+        body = {
+            "inputs": _inputs(inputs_or_url),
+            **_media_settings(access_policy, metadata, title, creator_id, max_resolution, extra),
+        }
         envelope = self._request("POST", "/on-demand", json=body, idempotency_key=idempotency_key)
         return Media.from_api(self._data(envelope, "created media"))
 
@@ -125,15 +139,8 @@ class MediaEndpoints(BaseClient):
         **extra: Any,
     ) -> DirectUpload:
         """POST /on-demand/upload: a signed URL the browser PUTs the file to."""
-        settings = compact(
-            {
-                "accessPolicy": access_policy,
-                "metadata": dict(metadata) if metadata is not None else None,
-                "title": title,
-                "creatorId": creator_id,
-                "maxResolution": max_resolution,
-            },
-            extra,
+        settings = _media_settings(
+            access_policy, metadata, title, creator_id, max_resolution, extra
         )
         body = {"corsOrigin": cors_origin, "pushMediaSettings": settings}
         envelope = self._request(
