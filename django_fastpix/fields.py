@@ -69,9 +69,10 @@ def encrypt(value: str) -> str:
     return get_crypter().encrypt(value.encode("utf-8")).decode("ascii")
 
 
-@sensitive_variables()
 def decrypt(ciphertext: str) -> str:
     """Decrypt with any configured key; raises InvalidToken when none fits."""
+    # No plaintext or key is a local here (it runs before every API call, so it carries no
+    # sensitive_variables wrapper); _decrypt, which holds both, is marked.
     return _decrypt(configured_keys(), ciphertext)
 
 
@@ -128,7 +129,6 @@ class EncryptedTextField(models.TextField):
 
     description = "Text encrypted at rest with FIELD_ENCRYPTION_KEY"
 
-    @sensitive_variables()
     def from_db_value(self, value: Any, expression: Any, connection: BaseDatabaseWrapper) -> Any:
         if value is None or value == "":
             return value

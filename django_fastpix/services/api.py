@@ -103,7 +103,6 @@ def _aware(value: Any) -> datetime | None:
     return value
 
 
-@sensitive_variables()
 def _decrypted(ciphertext: str) -> str | UndecryptableValue:
     # As EncryptedTextField.from_db_value would: a wrong key fails closed at credentials().
     try:
