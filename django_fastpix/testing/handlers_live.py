@@ -7,7 +7,14 @@ import uuid
 from typing import Any
 
 from .routing import Call, Reply, Route, ok
-from .state import PLAYBACK_NOT_FOUND, LiveStream, Store, new_playback_id, playback_json
+from .state import (
+    LiveStream,
+    Store,
+    find_playback,
+    new_playback_id,
+    playback_id_param,
+    playback_json,
+)
 from .validation import (
     ACCESS_POLICIES,
     BASIC_ACCESS_POLICIES,
@@ -153,26 +160,19 @@ def create_playback_id(store: Store, call: Call) -> Reply:
     return ok(playback_json(record), 201)
 
 
-def _find_playback(stream: LiveStream, playback_id: str) -> dict[str, Any]:
-    for record in stream.playback_ids:
-        if record["id"] == playback_id:
-            return record
-    raise ApiError(404, PLAYBACK_NOT_FOUND, "The playbackId does not exist for this stream.")
-
-
 def get_playback_id(store: Store, call: Call) -> Reply:
     """GET /live/streams/{streamId}/playback-ids/{playbackId}."""
     stream = store.find_stream(call.workspace, call.params["streamId"])
-    return ok(playback_json(_find_playback(stream, call.params["playbackId"])))
+    return ok(
+        playback_json(find_playback(stream.playback_ids, call.params["playbackId"], "stream"))
+    )
 
 
 def delete_playback_id(store: Store, call: Call) -> Reply:
     """DELETE /live/streams/{streamId}/playback-ids?playbackId=ID."""
     stream = store.find_stream(call.workspace, call.params["streamId"])
-    playback_id = call.query.get("playbackId")
-    if not playback_id:
-        raise ApiError(422, fields=[{"field": "playbackId", "message": "is required"}])
-    stream.playback_ids.remove(_find_playback(stream, playback_id))
+    record = find_playback(stream.playback_ids, playback_id_param(call.query), "stream")
+    stream.playback_ids.remove(record)
     return ok()
 
 

@@ -8,13 +8,14 @@ from typing import Any
 
 from .routing import Call, Reply, Route, ok
 from .state import (
-    PLAYBACK_NOT_FOUND,
     Media,
     Store,
     Upload,
+    find_playback,
     new_id,
     new_playback_id,
     now_iso,
+    playback_id_param,
     playback_json,
 )
 from .validation import (
@@ -162,26 +163,17 @@ def list_playback_ids(store: Store, call: Call) -> Reply:
     return ok([playback_json(p) for p in media.playback_ids])
 
 
-def _find_playback(media: Media, playback_id: str) -> dict[str, Any]:
-    for record in media.playback_ids:
-        if record["id"] == playback_id:
-            return record
-    raise ApiError(404, PLAYBACK_NOT_FOUND, "The playbackId does not exist for this media.")
-
-
 def get_playback_id(store: Store, call: Call) -> Reply:
     """GET /on-demand/{mediaId}/playback-ids/{playbackId}."""
     media = store.find_media(call.workspace, call.params["mediaId"])
-    return ok(playback_json(_find_playback(media, call.params["playbackId"])))
+    return ok(playback_json(find_playback(media.playback_ids, call.params["playbackId"], "media")))
 
 
 def delete_playback_id(store: Store, call: Call) -> Reply:
     """DELETE /on-demand/{mediaId}/playback-ids?playbackId=ID (a query parameter)."""
     media = store.find_media(call.workspace, call.params["mediaId"])
-    playback_id = call.query.get("playbackId")
-    if not playback_id:
-        raise ApiError(422, fields=[{"field": "playbackId", "message": "is required"}])
-    media.playback_ids.remove(_find_playback(media, playback_id))
+    record = find_playback(media.playback_ids, playback_id_param(call.query), "media")
+    media.playback_ids.remove(record)
     media.updated_at = now_iso()
     return ok()
 

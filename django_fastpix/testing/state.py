@@ -410,3 +410,19 @@ def _source_resolution(max_resolution: str) -> str:
     order = ["480p", "720p", "1080p", "1440p", "2160p"]
     # The fake's sources are 1080p files: FastPix reports min(source, maxResolution).
     return order[min(order.index(max_resolution), order.index("1080p"))]
+
+
+def find_playback(records: list[dict[str, Any]], playback_id: str, owner: str) -> dict[str, Any]:
+    """One playback-id record of a media or stream, or FastPix's 404."""
+    for record in records:
+        if record["id"] == playback_id:
+            return record
+    raise ApiError(404, PLAYBACK_NOT_FOUND, f"The playbackId does not exist for this {owner}.")
+
+
+def playback_id_param(query: dict[str, str]) -> str:
+    """The `?playbackId=` of a playback-id DELETE (a query parameter, not a path segment)."""
+    playback_id = query.get("playbackId")
+    if not playback_id:
+        raise ApiError(422, fields=[{"field": "playbackId", "message": "is required"}])
+    return playback_id
