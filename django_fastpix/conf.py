@@ -33,6 +33,17 @@ DEFAULTS: dict[str, Any] = {
     "RECONCILE_PAGES": 4,
     # How long one worker owns a media's creation; longer than a create with all its retries.
     "CREATION_LEASE_SECONDS": 900,
+    # A creation that failed for a transient reason (FastPix 5xx/429/network, a database
+    # error) is tried again after BASE * 2**(attempt-1) seconds, capped at MAX, with jitter;
+    # after MAX_ATTEMPTS calls to FastPix the media is marked failed with the last reason.
+    "CREATION_RETRY_BASE": 15.0,
+    "CREATION_RETRY_MAX": 1800.0,
+    "CREATION_MAX_ATTEMPTS": 12,
+    # Recovery (`fastpix_media recover`, the recover_media task) requeues a pending media
+    # whose next attempt is this many seconds overdue: its job was lost or its worker died.
+    "RECOVERY_GRACE_SECONDS": 300.0,
+    # A sync holds its workspace this long (renewed every page); a second sync is refused.
+    "SYNC_LEASE_SECONDS": 600.0,
     # Webhooks: largest accepted body, and how long the previous secret stays valid.
     "WEBHOOK_MAX_BODY_BYTES": 1_048_576,
     "WEBHOOK_PREVIOUS_SECRET_WINDOW": 24 * 3600,

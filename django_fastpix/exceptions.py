@@ -45,8 +45,25 @@ class TokenRevokedError(TokenError):
     """A revoked token was asked to change state; revocation is irreversible."""
 
 
+class TokenNoLongerUsableError(TokenError):
+    """The token was revoked, invalidated or deleted while a call was using it."""
+
+
 class DuplicateTokenError(TokenError):
     """The workspace already holds a token with this token id."""
+
+
+class SyncInProgressError(FastPixError):
+    """Another sync of the same workspace is running (in this or another process)."""
+
+    def __init__(self, workspace: str, until: Any = None) -> None:
+        self.workspace = workspace
+        self.until = until
+        held = f" (its hold runs until {until:%Y-%m-%d %H:%M:%S %Z})" if until else ""
+        super().__init__(
+            f"A sync of workspace {workspace!r} is already running{held}; "
+            "this one did nothing. Try again when it has finished."
+        )
 
 
 # --- API and transport ---

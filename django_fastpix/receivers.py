@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from functools import partial
 from typing import Any
 
@@ -9,6 +10,8 @@ from django.db import models, transaction
 from django.db.models.signals import post_delete, post_save
 
 from .sources import media_sources, source_for
+
+logger = logging.getLogger(__name__)
 
 
 def connect_sources() -> None:
@@ -34,7 +37,17 @@ def source_saved(
         return
     from .services.sources import media_for_saved_source
 
-    media_for_saved_source(source, instance)
+    try:
+        # A savepoint: whatever fails here is undone alone, and the site's save goes on.
+        with transaction.atomic():
+            media_for_saved_source(source, instance)
+    except Exception:
+        logger.exception(
+            "Could not record a FastPix media for %s #%s; the object is saved. "
+            "`manage.py fastpix_doctor` lists such objects, `fastpix_media recover` retries.",
+            sender._meta.label,
+            instance.pk,
+        )
 
 
 def source_deleted(sender: type[models.Model], instance: models.Model, **kwargs: Any) -> None:
@@ -42,8 +55,8 @@ def source_deleted(sender: type[models.Model], instance: models.Model, **kwargs:
     source = source_for(sender)
     if source is None or not source.delete_remote_on_delete:
         return
+    from .services.media import queue_deletion
     from .services.sources import media_of
-    from .tasks import enqueue_delete
 
     for media in media_of(instance):
-        transaction.on_commit(partial(enqueue_delete, media.pk))
+        transaction.on_commit(partial(queue_deletion, media.pk))

@@ -3,6 +3,8 @@ on 5.2). Task bodies are one service call each; arguments are primary keys (JSON
 
 from __future__ import annotations
 
+import logging
+from datetime import datetime
 from typing import Any
 
 from .conf import fastpix_settings
@@ -12,13 +14,15 @@ try:  # Django >= 6.0
 except ImportError:  # Django 5.2: the backport
     from django_tasks import task  # type: ignore[no-redef]
 
+logger = logging.getLogger(__name__)
+
 
 @task()
 def create_media(media_id: int) -> None:
-    """Create the FastPix media of a pending row (exactly once, see services.media)."""
-    from .services.media import create_remote_media
+    """One creation attempt for a pending row; a transient failure schedules the next one."""
+    from .services.media import attempt_creation
 
-    create_remote_media(media_id)
+    attempt_creation(media_id)
 
 
 @task()
@@ -30,15 +34,36 @@ def delete_media(media_id: int) -> None:
     delete_remote_media(Media.objects.select_related("workspace").get(pk=media_id))
 
 
-def _enqueue(task_obj: Any, *args: Any) -> Any:
-    return task_obj.using(backend=str(fastpix_settings.TASK_BACKEND)).enqueue(*args)
+@task()
+def recover_media() -> dict[str, int]:
+    """Queue again every media whose attempt died or was never queued (see services.recovery)."""
+    from .services.recovery import recover_media as recover
+
+    return recover().as_dict()
 
 
-def enqueue_create(media_id: int) -> Any:
-    """Queue creation of a media; call it from transaction.on_commit."""
-    return _enqueue(create_media, media_id)
+def _backend_task(task_obj: Any) -> Any:
+    return task_obj.using(backend=str(fastpix_settings.TASK_BACKEND))
+
+
+def can_defer() -> bool:
+    """Whether the configured task backend runs a job at a given time (``run_after``)."""
+    return bool(_backend_task(create_media).get_backend().supports_defer)
+
+
+def enqueue_create(media_id: int, run_after: datetime | None = None) -> Any:
+    """Queue creation of a media (from transaction.on_commit), at ``run_after`` if given."""
+    queued = _backend_task(create_media)
+    if run_after is not None:
+        queued = queued.using(run_after=run_after)
+    return queued.enqueue(media_id)
 
 
 def enqueue_delete(media_id: int) -> Any:
     """Queue remote deletion of a media; call it from transaction.on_commit."""
-    return _enqueue(delete_media, media_id)
+    return _backend_task(delete_media).enqueue(media_id)
+
+
+def enqueue_recovery() -> Any:
+    """Queue one recovery run (for a scheduler that enqueues tasks rather than running cron)."""
+    return _backend_task(recover_media).enqueue()

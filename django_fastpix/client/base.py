@@ -69,11 +69,19 @@ def list_params(limit: int, offset: int, order_by: str | None = None) -> dict[st
 class BaseClient:
     """Holds one credential pair and a transport; endpoint groups build on it."""
 
-    def __init__(self, credentials: Credentials, transport: Transport | None = None) -> None:
+    def __init__(
+        self,
+        credentials: Credentials,
+        transport: Transport | None = None,
+        *,
+        before_resend: Callable[[], object] | None = None,
+    ) -> None:
         if not isinstance(credentials, Credentials):
             raise TypeError("FastPixClient needs a Credentials instance.")
         self.credentials = credentials
         self.transport = transport if transport is not None else Transport.from_settings()
+        # Run before every retry of every request (see Transport.request).
+        self.before_resend = before_resend
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} token …{self.credentials.hint} {self.transport.base_url}>"
@@ -94,6 +102,7 @@ class BaseClient:
             params=params,
             json=json,
             idempotency_key=None if idempotency_key is None else str(idempotency_key),
+            before_resend=self.before_resend,
         )
 
     def _data(self, envelope: Mapping[str, Any], what: str) -> Any:

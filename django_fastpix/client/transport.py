@@ -159,14 +159,6 @@ class Transport:
             session.proxies.update(env["proxies"])
             session.verify = env["verify"]
             session.trust_env = False
-            # Proxies and the CA bundle are read from the environment once per session, not on
-            # every call as requests does by default: that re-read (os.environ scans, proxy
-            # bypass checks) costs more than all the rest of this client's per-call work.
-            # trust_env=False also keeps ~/.netrc from replacing our Authorization header.
-            env = session.merge_environment_settings(self.base_url, {}, None, None, None)
-            session.proxies.update(env["proxies"])
-            session.verify = env["verify"]
-            session.trust_env = False
             session.headers["User-Agent"] = self.user_agent
             session.headers["Accept"] = "application/json"
             local.session = session
@@ -192,8 +184,14 @@ class Transport:
         params: Params | None = None,
         json: Any = None,
         idempotency_key: str | None = None,
+        before_resend: Callable[[], object] | None = None,
     ) -> dict[str, Any]:
-        """Send one API call (with retries) and return its JSON envelope, or raise."""
+        """Send one API call (with retries) and return its JSON envelope, or raise.
+
+        ``before_resend`` runs after each back-off, right before a retry is sent; whatever it
+        raises ends the call. The service layer passes a check that the token is still usable,
+        so a revoke committed during a retry storm stops the very next resend.
+        """
         method = method.upper()
         url = self.base_url + path
         body: bytes | None = None
@@ -282,6 +280,8 @@ class Transport:
                         delay,
                     )
                     self._sleep(delay)
+                    if before_resend is not None:
+                        before_resend()
                     continue
                 raise error_class(message, method=method, url=display)
 
@@ -317,6 +317,8 @@ class Transport:
                         wait,
                     )
                     self._sleep(wait)
+                    if before_resend is not None:
+                        before_resend()
                     continue
             raise api_error(response, method, self._display(path, params), credentials, retry_after)
 

@@ -63,9 +63,10 @@ class Media(models.Model):
     title = models.CharField(max_length=255, blank=True)
     metadata = models.JSONField(default=dict, blank=True)
     duration = models.FloatField("duration (seconds)", null=True, blank=True)
-    aspect_ratio = models.CharField(max_length=20, blank=True)
-    max_resolution = models.CharField(max_length=20, blank=True)
-    source_resolution = models.CharField(max_length=20, blank=True)
+    # Values FastPix reports are cut to these widths; the event keeps the whole value.
+    aspect_ratio = models.CharField(max_length=64, blank=True)
+    max_resolution = models.CharField(max_length=64, blank=True)
+    source_resolution = models.CharField(max_length=64, blank=True)
     error = models.TextField(blank=True, help_text="Why creation or processing failed.")
     # Committed before each create call: a value above 1 means an earlier call may have reached
     # FastPix, so the next attempt looks for that media before creating another.
@@ -73,6 +74,9 @@ class Media(models.Model):
     # Held while one worker creates the media: a duplicate job finds it and stands down; a
     # worker that died lets it expire (FASTPIX["CREATION_LEASE_SECONDS"]) before another tries.
     creation_lease_until = models.DateTimeField(null=True, blank=True, editable=False)
+    # When recovery may queue this pending media again if no job has taken it meanwhile
+    # (NULL: updated_at + FASTPIX["RECOVERY_GRACE_SECONDS"]).
+    next_attempt_at = models.DateTimeField(null=True, blank=True, editable=False)
     # The site object whose save produced this media (object ids as text: any pk type fits).
     content_type = models.ForeignKey(ContentType, on_delete=models.SET_NULL, null=True, blank=True)
     object_id = models.CharField(max_length=64, blank=True)

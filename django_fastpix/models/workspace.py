@@ -36,6 +36,10 @@ class Workspace(models.Model):
     # Still accepted for FASTPIX["WEBHOOK_PREVIOUS_SECRET_WINDOW"] seconds after a rotation.
     previous_webhook_secret = EncryptedTextField(blank=True, editable=False)
     webhook_secret_rotated_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Held by a running sync (renewed each page): a second sync of the workspace is refused
+    # instead of racing the first; a crashed sync's hold expires (FASTPIX["SYNC_LEASE_SECONDS"]).
+    sync_lease_until = models.DateTimeField(null=True, blank=True, editable=False)
+    sync_lease_owner = models.CharField(max_length=64, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

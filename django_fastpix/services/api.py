@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
+from functools import partial
 from typing import Any
 
 from cryptography.fernet import InvalidToken
@@ -14,9 +16,16 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.debug import sensitive_variables
 
-from ..client import FastPixClient, Transport, required_scope
+from ..client import FastPixClient, Page, Transport, required_scope
+from ..client.credentials import token_id_problem
+from ..client.pagination import MAX_PAGE_SIZE, iter_items, iter_pages
 from ..conf import fastpix_settings
-from ..exceptions import AuthenticationError, NoUsableTokenError, TokenRevokedError
+from ..exceptions import (
+    AuthenticationError,
+    NoUsableTokenError,
+    TokenNoLongerUsableError,
+    TokenRevokedError,
+)
 from ..fields import UndecryptableValue, decrypt
 from ..models import AccessToken, TokenStatus, Workspace
 from ..scopes import Scope
@@ -49,6 +58,7 @@ _TOKEN_FIELDS = [
     "last_used_at",
     "last_verified_at",
 ]
+_STATUS_SQL = f"SELECT status FROM {AccessToken._meta.db_table} WHERE id = %s"  # noqa: S608
 _EPOCH = datetime(1970, 1, 1, tzinfo=dt_timezone.utc)
 
 
@@ -69,25 +79,48 @@ def pick_token(
         cursor.execute(_ACTIVE_SQL, [workspace.pk, TokenStatus.ACTIVE.value])
         rows = cursor.fetchall()
     candidates = [r for r in rows if r[6] in allowed and not (exclude and r[0] in exclude)]
-    if not candidates:
-        raise NoUsableTokenError(workspace.slug, str(Scope(scope).value))
     # Least privileged first, then the most recently verified, then the oldest.
-    row = min(
-        candidates,
-        key=lambda r: (allowed.index(Scope(r[6])), -(_aware(r[9]) or _EPOCH).timestamp(), r[0]),
+    candidates.sort(
+        key=lambda r: (allowed.index(Scope(r[6])), -(_aware(r[9]) or _EPOCH).timestamp(), r[0])
     )
-    return AccessToken.from_db(
-        connection.alias,
-        _TOKEN_FIELDS,
-        [
-            *row[:3],
-            _decrypted(row[3]),
-            _decrypted(row[4]),
-            *row[5:8],
-            _aware(row[8]),
-            _aware(row[9]),
-        ],
-    )
+    for row in candidates:
+        token_id = _decrypted(row[3])
+        problem = None if isinstance(token_id, UndecryptableValue) else token_id_problem(token_id)
+        if problem:
+            # Stored before the one token-id rule existed; fastpix_doctor names it.
+            logger.warning("Skipping FastPix token %r (#%s): %s", row[2], row[0], problem)
+            continue
+        return AccessToken.from_db(
+            connection.alias,
+            _TOKEN_FIELDS,
+            [
+                *row[:3],
+                token_id,
+                _decrypted(row[4]),
+                *row[5:8],
+                _aware(row[8]),
+                _aware(row[9]),
+            ],
+        )
+    raise NoUsableTokenError(workspace.slug, str(Scope(scope).value))
+
+
+def ensure_still_usable(token: AccessToken) -> None:
+    """Raise if ``token`` stopped being active since it was picked (revoked, invalid, gone).
+
+    One primary-key read; the transport runs it before every retry, so a revoke committed
+    in any process stops the next resend.
+    """
+    connection = connections[router.db_for_read(AccessToken)]
+    with connection.cursor() as cursor:
+        cursor.execute(_STATUS_SQL, [token.pk])
+        row = cursor.fetchone()
+    status = row[0] if row else None
+    if status != TokenStatus.ACTIVE.value:
+        raise TokenNoLongerUsableError(
+            f"FastPix token {token.name!r} (…{token.token_id_hint}) is "
+            f"{status or 'deleted'} now; its retries stop."
+        )
 
 
 def _aware(value: Any) -> datetime | None:
@@ -116,16 +149,35 @@ def call(workspace: Workspace, method: str, /, *args: Any, **kwargs: Any) -> Any
 
     The method's declared scope decides which tokens qualify. A 401 marks the token invalid
     (recorded, ``token_invalidated`` sent after commit) and the call is retried once with the
-    next usable token. A 403, timeouts and 5xx leave every token as it is.
+    next usable token; a token revoked or invalidated by anyone during the call's retries is
+    dropped the same way. A 403, timeouts and 5xx leave every token as it is. Iterating
+    methods (``iter_*``) are refused: use ``pages`` or ``items``, which pick a token per page.
     """
+    if method.startswith("iter_"):
+        raise TypeError(
+            f"{method} would keep one token for a whole iteration; use "
+            "django_fastpix.services.api.pages() or items() instead."
+        )
     scope = required_scope(getattr(FastPixClient, method))
     transport = Transport.from_settings()
     tried: set[int] = set()
     token = pick_token(workspace, scope)
     while True:
-        client = FastPixClient(token.credentials(), transport=transport)
+        client = FastPixClient(
+            token.credentials(),
+            transport=transport,
+            before_resend=partial(ensure_still_usable, token),
+        )
         try:
             result = getattr(client, method)(*args, **kwargs)
+        except TokenNoLongerUsableError as exc:
+            tried.add(token.pk)
+            logger.warning("%s", exc)
+            try:
+                token = pick_token(workspace, scope, exclude=tried)
+            except NoUsableTokenError:
+                raise exc from None
+            continue
         except AuthenticationError as exc:
             tried.add(token.pk)
             # Revoked meanwhile (the leak case): it stays revoked, and the failover goes on.
@@ -150,6 +202,35 @@ def call(workspace: Workspace, method: str, /, *args: Any, **kwargs: Any) -> Any
             continue
         note_used(token)
         return result
+
+
+def pages(
+    workspace: Workspace,
+    method: str,
+    /,
+    *args: Any,
+    page_size: int = MAX_PAGE_SIZE,
+    start: int = 1,
+    **kwargs: Any,
+) -> Iterator[Page[Any]]:
+    """Each page of the list endpoint ``method`` (``list_media``, ``list_live_streams``…).
+
+    Every page is its own ``call``: the token is picked per page, so a revoke committed
+    while a caller works through the pages stops the next page, and a 401 on a page fails
+    over like any call. Extra arguments follow ``limit`` and ``offset`` (e.g. ``order_by``).
+    """
+    yield from iter_pages(
+        lambda limit, offset: call(workspace, method, limit, offset, *args, **kwargs),
+        page_size,
+        start,
+    )
+
+
+def items(
+    workspace: Workspace, method: str, /, *args: Any, page_size: int = MAX_PAGE_SIZE, **kwargs: Any
+) -> Iterator[Any]:
+    """The items of ``pages(...)``, each once even if a new item shifted a later page."""
+    yield from iter_items(pages(workspace, method, *args, page_size=page_size, **kwargs))
 
 
 def note_used(token: AccessToken) -> None:

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
+import random
 import uuid
 from datetime import timedelta
 from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
-from django.db import transaction
+from django.db import DatabaseError, connections, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from .. import signals
@@ -33,10 +36,16 @@ logger = logging.getLogger(__name__)
 PERMANENT_ERRORS = (BadRequestError, InvalidPayloadError, PermissionDeniedError, NotFoundError)
 
 
+# The width of Media.source_url: a longer URL could not be stored, so it is refused up front.
+MAX_URL_LENGTH = 2000
+
+
 def url_problem(url: str) -> str | None:
     """Why FastPix could not pull ``url`` (None if it looks fine); checked before any call."""
     if not url or not url.strip():
         return "No video URL."
+    if len(url) > MAX_URL_LENGTH:
+        return f"Invalid video URL: longer than {MAX_URL_LENGTH} characters ({len(url)})."
     if any(ch.isspace() for ch in url.strip()):
         return f"Invalid video URL (contains whitespace): {url[:200]!r}"
     parts = urlsplit(url.strip())
@@ -64,12 +73,34 @@ def parse_reference(value: object) -> uuid.UUID | None:
 # --- creation ---
 
 
+def attempt_creation(media_id: int) -> Media | None:
+    """One creation attempt (the task body); a reason a later attempt can fix never escapes.
+
+    FastPix's transient answers (5xx, 429, network faults, a token revoked mid-call) and
+    database errors (SQLite's "database is locked", a dropped connection) are recorded on the
+    row and the next attempt is scheduled with capped backoff, so a job that fails never
+    leaves its media pending without a reason or a next attempt.
+    """
+    try:
+        return create_remote_media(media_id)
+    except Media.DoesNotExist:
+        logger.info("Media %s no longer exists; nothing to create", media_id)
+        return None
+    except (FastPixError, DatabaseError) as exc:
+        if isinstance(exc, DatabaseError):
+            _drop_broken_connections()
+        reason = f"{type(exc).__name__}: {exc}"
+        schedule_retry(media_id, reason, retry_after=getattr(exc, "retry_after", None))
+        return None
+
+
 def create_remote_media(media_id: int) -> Media:
-    """Create the FastPix media for a pending row, exactly once (the task body).
+    """Create the FastPix media for a pending row, exactly once.
 
     The row's reference travels as metadata and as the Idempotency-Key. Before every call
     the attempt count is committed; a later attempt (after a timeout, or a worker that died
     mid-call) first looks for the media by its reference instead of creating a second one.
+    Transient errors are raised after their reason is noted (``attempt_creation`` schedules).
     """
     now = timezone.now()
     with transaction.atomic():
@@ -87,15 +118,26 @@ def create_remote_media(media_id: int) -> Media:
         media.creation_lease_until = now + timedelta(
             seconds=float(fastpix_settings.CREATION_LEASE_SECONDS)
         )
+        # If this worker dies mid-call, recovery may requeue once the lease has run out.
+        media.next_attempt_at = media.creation_lease_until
         Media.objects.filter(pk=media.pk).update(
             creation_attempts=media.creation_attempts,
             creation_lease_until=media.creation_lease_until,
+            next_attempt_at=media.next_attempt_at,
         )
     # Committed above; the API calls below run outside any transaction.
     try:
         return _create_or_reconcile(media)
     finally:
-        Media.objects.filter(pk=media.pk).update(creation_lease_until=None)
+        _release_lease(media.pk)
+
+
+def _release_lease(media_id: int) -> None:
+    try:
+        Media.objects.filter(pk=media_id).update(creation_lease_until=None)
+    except DatabaseError:
+        # Not fatal: the lease expires by itself, and schedule_retry clears it too.
+        logger.warning("Could not release the creation lease of media %s", media_id)
 
 
 def _create_or_reconcile(media: Media) -> Media:
@@ -119,20 +161,121 @@ def _create_or_reconcile(media: Media) -> Media:
         _fail(media, f"FastPix refused the media: {exc}")
         return media
     except NoUsableTokenError as exc:
+        # No request went out: this attempt does not count. Adding or verifying a token
+        # requeues the workspace's pending media.
+        Media.objects.filter(pk=media.pk).update(creation_attempts=F("creation_attempts") - 1)
         _note_error(media, str(exc))
         return media
     except FastPixError as exc:
-        # Transient (network, 5xx, 429): the row stays pending with the reason; the task may
-        # be retried and will reconcile first.
         _note_error(media, f"{type(exc).__name__}: {exc}")
         raise
     return link_remote(media, remote)
 
 
-def requeue_pending(workspace_id: int) -> int:
-    """Queue creation again for the workspace's pending media (e.g. a usable token arrived)."""
+def creation_backoff(attempts: int) -> float:
+    """Seconds before the next attempt after ``attempts`` calls: doubling, capped, jittered."""
+    base = float(fastpix_settings.CREATION_RETRY_BASE)
+    cap = float(fastpix_settings.CREATION_RETRY_MAX)
+    delay = min(cap, base * 2.0 ** min(max(attempts, 1) - 1, 30))
+    # Half jitter: spreads a burst of failures out without ever retrying at once.
+    return delay * (0.5 + random.random() / 2)  # noqa: S311 (not cryptographic)
+
+
+def schedule_retry(media_id: int, reason: str, *, retry_after: float | None = None) -> None:
+    """Record why an attempt failed and queue the next one (or fail after the last one).
+
+    On a backend that runs jobs later (``run_after``) the next attempt is a queued job and
+    recovery only steps in if it is overdue; on one that cannot (the immediate backend),
+    recovery (``fastpix_media recover``) queues it once it is due.
+    """
+    from ..tasks import can_defer, enqueue_create
+
+    reason = reason[:2000]
+    now = timezone.now()
+    try:
+        attempts = (
+            Media.objects.filter(pk=media_id, status=MediaStatus.PENDING, fastpix_id__isnull=True)
+            .values_list("creation_attempts", flat=True)
+            .first()
+        )
+    except DatabaseError:
+        attempts = 0  # unknown: retry soon, the database decides next time
+    else:
+        if attempts is None:
+            return  # created, failed or deleted meanwhile
+    max_attempts = int(fastpix_settings.CREATION_MAX_ATTEMPTS)
+    if attempts >= max_attempts:
+        media = Media.objects.get(pk=media_id)
+        _fail(media, f"Gave up after {attempts} attempts. Last error: {reason}")
+        return
+    run_after = now + timedelta(seconds=max(retry_after or 0.0, creation_backoff(attempts)))
+    deferred = can_defer()
+    grace = timedelta(seconds=float(fastpix_settings.RECOVERY_GRACE_SECONDS))
+    try:
+        Media.objects.filter(pk=media_id, status=MediaStatus.PENDING).update(
+            error=reason,
+            creation_lease_until=None,
+            next_attempt_at=run_after + grace if deferred else run_after,
+            updated_at=now,
+        )
+    except DatabaseError:
+        logger.warning("Could not record the failed attempt of media %s", media_id)
+    logger.warning(
+        "Creating media %s failed (%s); next attempt at %s", media_id, reason, run_after.isoformat()
+    )
+    if not deferred:
+        return
+    try:
+        enqueue_create(media_id, run_after=run_after)
+    except Exception:  # the queue itself failed: recovery requeues the row when it is due
+        logger.exception("Could not queue the next attempt of media %s", media_id)
+        with contextlib.suppress(DatabaseError):
+            Media.objects.filter(pk=media_id, status=MediaStatus.PENDING).update(
+                next_attempt_at=run_after
+            )
+
+
+def queue_creation(media_id: int) -> None:
+    """Queue a media's creation (an on_commit callback): a broken queue never breaks a save.
+
+    If the enqueue fails (queue database or Redis unreachable, a misnamed backend), the row
+    keeps the reason and is due for recovery at once.
+    """
     from ..tasks import enqueue_create
 
+    try:
+        enqueue_create(media_id)
+    except Exception as exc:  # anything: this runs after the site's commit, in its request
+        logger.exception("Could not queue creation of FastPix media %s", media_id)
+        with contextlib.suppress(DatabaseError):
+            Media.objects.filter(pk=media_id, status=MediaStatus.PENDING).update(
+                error=f"Could not queue creation: {type(exc).__name__}: {exc}"[:2000],
+                next_attempt_at=timezone.now(),
+            )
+
+
+def queue_deletion(media_id: int) -> None:
+    """Queue a media's remote deletion (an on_commit callback); a broken queue is logged.
+
+    The row keeps its status, so ``fastpix_media delete`` or the admin can delete it later.
+    """
+    from ..tasks import enqueue_delete
+
+    try:
+        enqueue_delete(media_id)
+    except Exception:  # anything: this runs after the site's commit, in its request
+        logger.exception("Could not queue deletion of FastPix media %s", media_id)
+
+
+def _drop_broken_connections() -> None:
+    # A worker lives on after a database error; a connection left unusable would fail every
+    # later job, so it is closed here and reopened on next use.
+    for connection in connections.all(initialized_only=True):
+        connection.close_if_unusable_or_obsolete()
+
+
+def requeue_pending(workspace_id: int) -> int:
+    """Queue creation again for the workspace's pending media (e.g. a usable token arrived)."""
     pending = list(
         Media.objects.filter(
             workspace_id=workspace_id, status=MediaStatus.PENDING, fastpix_id__isnull=True
@@ -141,20 +284,18 @@ def requeue_pending(workspace_id: int) -> int:
         .values_list("pk", flat=True)
     )
     for pk in pending:
-        transaction.on_commit(partial(enqueue_create, pk))
+        transaction.on_commit(partial(queue_creation, pk))
     return len(pending)
 
 
 def find_remote_by_reference(media: Media) -> RemoteMedia | None:
     """The FastPix media carrying this row's reference in its metadata, among the newest."""
     wanted = str(media.reference)
-    for page_number in range(1, int(fastpix_settings.RECONCILE_PAGES) + 1):
-        page = api.call(media.workspace, "list_media", 50, page_number, "desc")
+    newest = api.pages(media.workspace, "list_media", "desc")
+    for page in itertools.islice(newest, int(fastpix_settings.RECONCILE_PAGES)):
         for remote in page.items:
             if str(remote.metadata.get(reference_key(), "")) == wanted:
                 return remote
-        if not page.has_next:
-            break
     return None
 
 
@@ -164,20 +305,24 @@ def link_remote(media: Media, remote: RemoteMedia) -> Media:
         media = Media.objects.select_for_update().get(pk=media.pk)
         newly_linked = not media.fastpix_id
         if newly_linked:
-            _absorb_stand_in(media, remote.id)
+            moved = _absorb_stand_in(media, remote.id)
             media.fastpix_id = remote.id
-            media.error = ""
-            media.save(update_fields=["fastpix_id", "error", "updated_at"])
+            media.error = "" if media.status != MediaStatus.FAILED else media.error
+            media.next_attempt_at = None
+            media.save(update_fields=["fastpix_id", "error", "next_attempt_at", "updated_at"])
             transaction.on_commit(partial(signals.media_created.send, sender=Media, media=media))
+            if moved is not None:
+                _signal_status(media, moved)
         apply_remote_state(media, remote)
     return media
 
 
-def _absorb_stand_in(media: Media, fastpix_id: str) -> None:
+def _absorb_stand_in(media: Media, fastpix_id: str) -> MediaStatus | None:
     """Fold in a row a webhook created for this FastPix id before our create answer arrived.
 
     That happens when FastPix's event did not carry our reference: the event's row knows the
-    state, ours knows the source object; one row survives, with the furthest status.
+    state (a ``deleted`` that came first left a deleted row: a tombstone), ours knows the
+    source object; one row survives, with the furthest status. Returns the status it moved to.
     """
     stand_in = (
         Media.objects.select_for_update()
@@ -186,13 +331,20 @@ def _absorb_stand_in(media: Media, fastpix_id: str) -> None:
         .first()
     )
     if stand_in is None:
-        return
+        return None
+    moved = None
     if MediaStatus(stand_in.status).rank > MediaStatus(media.status).rank:
-        media.status = stand_in.status
+        media.status = moved = MediaStatus(stand_in.status)
+        if stand_in.error:
+            media.error = stand_in.error
+    for name in FORWARD_FIELDS:
+        if not _blank(getattr(stand_in, name)):
+            setattr(media, name, getattr(stand_in, name))
     media.last_event_at = stand_in.last_event_at
     PlaybackId.objects.filter(media=stand_in).update(media=media)
     stand_in.delete()
-    media.save(update_fields=["status", "last_event_at", "updated_at"])
+    media.save(update_fields=["status", "error", "last_event_at", *FORWARD_FIELDS, "updated_at"])
+    return moved
 
 
 def _fail(media: Media, reason: str) -> None:
@@ -216,20 +368,60 @@ def _note_error(media: Media, reason: str) -> None:
 # --- state from FastPix (shared by create, refresh, webhooks and sync) ---
 
 
+# Columns filled from FastPix's reports, besides the status.
+FORWARD_FIELDS = ("metadata", "duration", "aspect_ratio", "max_resolution", "source_resolution")
+
+
 def fields_from_remote(remote: RemoteMedia) -> dict[str, Any]:
-    """Our columns from a parsed FastPix media (status handled separately: forward only)."""
+    """Our columns from a parsed FastPix media (status handled separately: forward only).
+
+    Text is cut to its column's width (the stored event keeps FastPix's whole value), so an
+    unexpected long value never fails the write.
+    """
     values: dict[str, Any] = {
         "metadata": {k: v for k, v in remote.metadata.items() if k != reference_key()},
         "duration": remote.duration_seconds,
-        "aspect_ratio": remote.aspect_ratio or "",
-        "max_resolution": remote.max_resolution or "",
-        "source_resolution": remote.source_resolution or "",
+        "aspect_ratio": _fit("aspect_ratio", remote.aspect_ratio),
+        "max_resolution": _fit("max_resolution", remote.max_resolution),
+        "source_resolution": _fit("source_resolution", remote.source_resolution),
     }
     if remote.title is not None:
-        values["title"] = remote.title[:255]
-    if remote.upload_id:
+        values["title"] = _fit("title", remote.title)
+    if remote.upload_id and len(remote.upload_id) <= _width("upload_id"):
         values["upload_id"] = remote.upload_id
     return values
+
+
+def _width(name: str) -> int:
+    field = Media._meta.get_field(name)
+    return int(getattr(field, "max_length", None) or 0)
+
+
+def _fit(name: str, value: str | None) -> str:
+    return (value or "")[: _width(name)]
+
+
+def _blank(value: Any) -> bool:
+    return value is None or value == "" or value == {}
+
+
+def forward_changes(media: Media, remote: RemoteMedia, reported: str | None) -> set[str]:
+    """Set on ``media`` what a report adds, and return the changed names (status excluded).
+
+    A report from an earlier stage than the row's (the create answer arriving after the
+    ``ready`` event) changes nothing, and no report blanks a value an earlier one gave: FastPix
+    never takes a duration or a resolution back.
+    """
+    status = MediaStatus.from_fastpix(reported)
+    if status is not None and status.rank < MediaStatus(media.status).rank:
+        return set()
+    changed = set()
+    for name, value in fields_from_remote(remote).items():
+        current = getattr(media, name)
+        if current != value and not (_blank(value) and not _blank(current)):
+            setattr(media, name, value)
+            changed.add(name)
+    return changed
 
 
 def next_status(current: str, reported: str | None) -> MediaStatus | None:
@@ -258,15 +450,13 @@ def apply_remote_state(
     """Bring ``media`` up to ``remote`` (inside the caller's transaction); returns changed fields.
 
     Status moves forward only, so duplicate and out-of-order reports converge. Other fields
-    are taken unless the report is older than the last one applied.
+    move forward too (see ``forward_changes``) unless the report is older than the last one
+    applied.
     """
     changed: list[str] = []
     newer = occurred_at is None or media.last_event_at is None or occurred_at >= media.last_event_at
     if newer:
-        for name, value in fields_from_remote(remote).items():
-            if getattr(media, name) != value:
-                setattr(media, name, value)
-                changed.append(name)
+        changed += sorted(forward_changes(media, remote, status_hint or remote.status))
         if occurred_at is not None:
             media.last_event_at = occurred_at
             changed.append("last_event_at")
@@ -291,12 +481,20 @@ def sync_playback_ids(media: Media, remote: RemoteMedia) -> None:
     known = set(PlaybackId.objects.filter(media=media).values_list("fastpix_id", flat=True))
     PlaybackId.objects.bulk_create(
         [
-            PlaybackId(media=media, fastpix_id=p.id, access_policy=p.access_policy or "public")
+            PlaybackId(media=media, fastpix_id=p.id, access_policy=playback_policy(p.access_policy))
             for p in remote.playback_ids
-            if p.id not in known
+            if p.id not in known and len(p.id) <= PLAYBACK_ID_WIDTH
         ],
         ignore_conflicts=True,
     )
+
+
+# Wider ids are not FastPix's: skipped rather than cut (a cut id would address nothing).
+PLAYBACK_ID_WIDTH = 255
+
+
+def playback_policy(value: str | None) -> str:
+    return value if value in ("public", "private", "drm") else "public"
 
 
 def _signal_status(media: Media, status: MediaStatus) -> None:
@@ -332,8 +530,6 @@ def refresh_media(media: Media) -> Media:
 
 def retry_media_creation(media: Media) -> Media:
     """Send a failed or pending media through creation again (a new reference if it failed)."""
-    from ..tasks import enqueue_create
-
     if media.fastpix_id:
         raise BadRequestError(f"Media {media.pk} already exists in FastPix.", status=400)
     if media.status not in (MediaStatus.PENDING, MediaStatus.FAILED):
@@ -346,10 +542,18 @@ def retry_media_creation(media: Media) -> Media:
             media.error = ""
             media.reference = uuid.uuid4()
             media.creation_attempts = 0
+            media.next_attempt_at = None
             media.save(
-                update_fields=["status", "error", "reference", "creation_attempts", "updated_at"]
+                update_fields=[
+                    "status",
+                    "error",
+                    "reference",
+                    "creation_attempts",
+                    "next_attempt_at",
+                    "updated_at",
+                ]
             )
-        transaction.on_commit(partial(enqueue_create, media.pk))
+        transaction.on_commit(partial(queue_creation, media.pk))
     return media
 
 

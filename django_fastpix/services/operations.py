@@ -8,10 +8,9 @@ from dataclasses import dataclass, field
 
 from django.views.decorators.debug import sensitive_variables
 
-from ..exceptions import FastPixError
 from ..fields import UndecryptableValue
 from ..models import AccessToken, Media, MediaStatus, Workspace
-from .media import create_remote_media, refresh_media
+from .media import attempt_creation, refresh_media
 
 FINAL_STATUSES = frozenset({MediaStatus.READY, MediaStatus.FAILED, MediaStatus.DELETED})
 
@@ -24,17 +23,15 @@ def start_media(
 ) -> Media:
     """Store a pending media for ``url`` and create it in FastPix now, not through the queue.
 
-    A transient failure is not raised: the row stays pending with the reason in ``error``, so
-    the caller can always name the row a retry should use.
+    A transient failure is not raised: the row stays pending with the reason in ``error`` and
+    its next attempt scheduled, so the caller can always name the row.
     """
     media = Media.objects.create(
         workspace=workspace, source_url=url.strip(), title=title, access_policy=access_policy
     )
-    try:
-        return create_remote_media(media.pk)
-    except FastPixError:
-        media.refresh_from_db()
-        return media
+    attempt_creation(media.pk)
+    media.refresh_from_db()
+    return media
 
 
 def wait_for_media(

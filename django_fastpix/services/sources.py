@@ -11,7 +11,7 @@ from django.db import models, transaction
 from .. import signals
 from ..models import Media, MediaStatus, Workspace
 from ..sources import MediaSource
-from .media import url_problem
+from .media import MAX_URL_LENGTH, queue_creation, queue_deletion, url_problem
 
 logger = logging.getLogger(__name__)
 
@@ -36,33 +36,56 @@ def media_for_saved_source(source: MediaSource, instance: models.Model) -> Media
     """Create a pending media for a new or changed URL and queue its creation on commit.
 
     Runs inside the caller's save transaction: a rolled-back save takes the row with it,
-    and the task is only queued once the save has committed. No request is made here.
+    and the task is only queued once the save has committed. No request is made here, and
+    nothing here may fail the site's save: a workspace that cannot be resolved is logged
+    (``fastpix_doctor`` lists the object, ``fastpix_media recover`` creates its media once
+    fixed); a source option that raises leaves a failed media carrying the reason.
     """
-    from ..tasks import enqueue_create, enqueue_delete
-
     url = source.url_of(instance)
     current = media_of(instance).exclude(status=MediaStatus.DELETED).first()
     if not url or (current is not None and current.source_url == url):
         return None
+    label = f"{instance._meta.label} #{instance.pk}"
+    try:
+        workspace = resolve_workspace(source, instance)
+    except Exception as exc:  # a missing workspace or a broken callable: the site's save wins
+        logger.error(
+            "No FastPix media for %s: its workspace could not be resolved (%s: %s). "
+            "Fix the source's workspace, then run `manage.py fastpix_media recover`.",
+            label,
+            type(exc).__name__,
+            exc,
+        )
+        return None
     problem = url_problem(url)
+    options: dict[str, object] = {}
+    try:
+        options = {
+            "access_policy": source.access_policy_of(instance),
+            "title": str(source.title_of(instance))[:255],
+            "metadata": source.metadata_of(instance),
+        }
+    except Exception as exc:
+        problem = problem or (
+            f"Could not build the media's settings from {label}: {type(exc).__name__}: {exc}"
+        )
     media = Media.objects.create(
-        workspace=resolve_workspace(source, instance),
-        source_url=url[:2000],
+        workspace=workspace,
+        source_url=url[:MAX_URL_LENGTH],
         status=MediaStatus.FAILED if problem else MediaStatus.PENDING,
-        error=problem or "",
-        access_policy=source.access_policy_of(instance),
-        title=source.title_of(instance),
-        metadata=source.metadata_of(instance),
+        error=(problem or "")[:2000],
         content_type=ContentType.objects.get_for_model(instance),
         object_id=str(instance.pk),
+        **options,
     )
     if problem:
-        logger.warning("Not creating FastPix media for %r: %s", instance, problem)
+        logger.warning("Not creating FastPix media for %s: %s", label, problem)
         transaction.on_commit(
-            partial(signals.media_failed.send, sender=Media, media=media, reason=problem)
+            partial(signals.media_failed.send, sender=Media, media=media, reason=problem),
+            robust=True,
         )
     else:
-        transaction.on_commit(partial(enqueue_create, media.pk))
+        transaction.on_commit(partial(queue_creation, media.pk))
     if current is not None and source.on_url_change == "delete":
-        transaction.on_commit(partial(enqueue_delete, current.pk))
+        transaction.on_commit(partial(queue_deletion, current.pk))
     return media

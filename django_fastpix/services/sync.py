@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 
 from django.db import transaction
@@ -13,11 +14,22 @@ from django.utils import timezone
 
 from .. import signals
 from ..client import Media as RemoteMedia
+from ..conf import fastpix_settings
+from ..exceptions import SyncInProgressError
 from ..models import Media, MediaStatus, PlaybackId, Workspace
 from . import api
-from .media import advance_status, fields_from_remote, parse_reference, reference_key
+from .media import (
+    PLAYBACK_ID_WIDTH,
+    advance_status,
+    fields_from_remote,
+    forward_changes,
+    parse_reference,
+    playback_policy,
+    reference_key,
+)
 
 PAGE_SIZE = 50  # FastPix's maximum
+FASTPIX_ID_WIDTH = 255  # Media.fastpix_id; a longer id is no FastPix id
 
 
 @dataclass
@@ -42,28 +54,62 @@ def sync_media(
 ) -> SyncReport:
     """Bring local media of ``workspace`` in line with FastPix; repairs missed webhooks.
 
-    Each page costs a bounded number of queries (not one per media): the token lookup, one
-    read of the known rows, one bulk insert, one bulk update, and two for playback ids.
+    One sync per workspace at a time, in any number of processes: a second one raises
+    ``SyncInProgressError``. Each page costs a bounded number of queries (not one per media):
+    the token lookup, one read of the known rows, one bulk insert, one bulk update, and two
+    for playback ids.
     """
     report = SyncReport()
     started = timezone.now()
-    page_number = 1
-    while True:
-        page = api.call(workspace, "list_media", PAGE_SIZE, page_number, "asc")
-        report.pages += 1
-        report.total = page.total
-        with transaction.atomic():
-            upsert_page(workspace, page.items, report)
-        if progress:
-            progress(report)
-        if not page.has_next or not page.items:
-            break
-        page_number += 1
-    # Only after a listing that saw every media FastPix counted (a delete during the sync shifts
-    # pages and hides some): then a row it did not list was deleted there.
-    if mark_missing_deleted and report.seen == (report.total or 0):
-        report.marked_deleted = sweep_unlisted(workspace, started)
+    owner = _take_sync_lease(workspace)
+    try:
+        for page in api.pages(workspace, "list_media", "asc", page_size=PAGE_SIZE):
+            report.pages += 1
+            report.total = page.total
+            with transaction.atomic():
+                _renew_sync_lease(workspace, owner)
+                upsert_page(workspace, page.items, report)
+            if progress:
+                progress(report)
+        # Only after a listing that saw every media FastPix counted (a delete during the sync
+        # shifts pages and hides some): then a row it did not list was deleted there.
+        if mark_missing_deleted and report.seen == (report.total or 0):
+            report.marked_deleted = sweep_unlisted(workspace, started)
+    finally:
+        Workspace.objects.filter(pk=workspace.pk, sync_lease_owner=owner).update(
+            sync_lease_until=None, sync_lease_owner=""
+        )
     return report
+
+
+def _take_sync_lease(workspace: Workspace) -> str:
+    """Hold the workspace for this sync, or raise if another sync holds it."""
+    now = timezone.now()
+    owner = uuid.uuid4().hex
+    # A conditional UPDATE: the database decides, so two syncs starting together never both win.
+    taken = (
+        Workspace.objects.filter(pk=workspace.pk)
+        .filter(Q(sync_lease_until__isnull=True) | Q(sync_lease_until__lt=now))
+        .update(sync_lease_until=now + _sync_lease(), sync_lease_owner=owner)
+    )
+    if not taken:
+        until = (
+            Workspace.objects.filter(pk=workspace.pk)
+            .values_list("sync_lease_until", flat=True)
+            .first()
+        )
+        raise SyncInProgressError(workspace.slug, until)
+    return owner
+
+
+def _renew_sync_lease(workspace: Workspace, owner: str) -> None:
+    Workspace.objects.filter(pk=workspace.pk, sync_lease_owner=owner).update(
+        sync_lease_until=timezone.now() + _sync_lease()
+    )
+
+
+def _sync_lease() -> timedelta:
+    return timedelta(seconds=float(fastpix_settings.SYNC_LEASE_SECONDS))
 
 
 def sweep_unlisted(workspace: Workspace, started: datetime) -> int:
@@ -113,24 +159,24 @@ def upsert_page(workspace: Workspace, items: list[RemoteMedia], report: SyncRepo
     changed_fields: set[str] = set()
     seen_pks: list[int] = []
     for remote in items:
-        values = fields_from_remote(remote)
         found = existing.get(remote.id)
         if found is None:
+            if len(remote.id) > FASTPIX_ID_WIDTH:
+                report.errors.append(f"Skipped a media id longer than {FASTPIX_ID_WIDTH} chars.")
+                continue
             to_create.append(
                 Media(
                     workspace=workspace,
                     fastpix_id=remote.id,
                     status=MediaStatus.from_fastpix(remote.status) or MediaStatus.CREATED,
                     last_synced_at=now,
-                    **values,
+                    **fields_from_remote(remote),
                 )
             )
             continue
         media = found
         seen_pks.append(media.pk)
-        changed = {name for name, value in values.items() if getattr(media, name) != value}
-        for name in changed:
-            setattr(media, name, values[name])
+        changed = forward_changes(media, remote, remote.status)
         if media.fastpix_id != remote.id:
             media.fastpix_id = remote.id
             changed.add("fastpix_id")
@@ -171,9 +217,11 @@ def _upsert_playback_ids(workspace: Workspace, items: list[RemoteMedia]) -> None
     )
     PlaybackId.objects.bulk_create(
         [
-            PlaybackId(media_id=media_pks[mid], fastpix_id=pid, access_policy=policy or "public")
+            PlaybackId(
+                media_id=media_pks[mid], fastpix_id=pid, access_policy=playback_policy(policy)
+            )
             for pid, (mid, policy) in missing.items()
-            if mid in media_pks
+            if mid in media_pks and len(pid) <= PLAYBACK_ID_WIDTH
         ],
         ignore_conflicts=True,
     )

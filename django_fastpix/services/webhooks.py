@@ -38,6 +38,7 @@ from .media import (
 
 logger = logging.getLogger(__name__)
 
+FASTPIX_ID_WIDTH = 255  # Media.fastpix_id
 SIGNATURE_HEADER = "FastPix-Signature"
 
 # Event type → the status it reports (None: take data.status). Unlisted media events only
@@ -150,8 +151,14 @@ def receive(workspace: Workspace, body: bytes, given_signature: str | None) -> D
         payload = json.loads(body, parse_constant=_reject_constant)
     except (UnicodeDecodeError, ValueError):
         return Delivery(400, "Body is not JSON.")
+    except RecursionError:
+        return Delivery(400, f"Body nests deeper than {MAX_DEPTH} levels.")
     if not _storable(payload):
-        return Delivery(400, "Body holds values no database can store (NUL, infinite numbers).")
+        return Delivery(
+            400,
+            f"Body holds values no database can store (NUL, lone surrogates, infinite "
+            f"numbers, nesting deeper than {MAX_DEPTH}).",
+        )
     parsed = parse_envelope(payload)
     if isinstance(parsed, str):
         return Delivery(400, parsed)
@@ -177,12 +184,16 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+# No FastPix event nests anywhere near this deep; deeper bodies are refused, not stored.
+MAX_DEPTH = 100
+
+
 def _storable(value: Any, depth: int = 0) -> bool:
-    """Whether a JSON column can hold ``value``: no NUL characters, no infinite numbers."""
-    if depth > 100:
+    """Whether a JSON column can hold ``value``: no NUL, no lone surrogate, finite numbers."""
+    if depth > MAX_DEPTH:
         return False
     if isinstance(value, str):
-        return "\x00" not in value
+        return "\x00" not in value and _encodable(value)
     if isinstance(value, float):
         return math.isfinite(value)
     if isinstance(value, dict):
@@ -190,6 +201,26 @@ def _storable(value: Any, depth: int = 0) -> bool:
     if isinstance(value, list):
         return all(_storable(v, depth + 1) for v in value)
     return True
+
+
+def _encodable(text: str) -> bool:
+    # json.loads turns "\ud800" into a lone surrogate, which no database encoding accepts.
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _event_id(value: str) -> str:
+    """The stored event id: whole up to the column's width, else a prefix and a digest.
+
+    A plain cut would make two long ids sharing a prefix look like one (a duplicate).
+    """
+    if len(value) <= 255:
+        return value
+    digest = hashlib.sha256(value.encode("utf-8")).hexdigest()
+    return f"{value[:190]}~{digest}"
 
 
 def parse_envelope(payload: Any) -> Envelope | str:
@@ -210,7 +241,7 @@ def parse_envelope(payload: Any) -> Envelope | str:
     if event_type in MEDIA_EVENTS and not object_id.strip():
         return "Media event without a media id."
     return Envelope(
-        event_id=str(event_id)[:255],
+        event_id=_event_id(str(event_id)),
         type=event_type[:100],
         object_type=str(obj.get("type") or obj.get("name") or "")[:50],
         object_id=object_id,
@@ -227,11 +258,13 @@ def _occurred_at(payload: dict[str, Any]) -> datetime | None:
             occurred_at = parse_datetime(occurred)
         if occurred_at is None and isinstance(payload.get("occurredAt"), (int, float)):
             occurred_at = datetime.fromtimestamp(payload["occurredAt"], tz=dt_timezone.utc)
+        if occurred_at is not None and timezone.is_naive(occurred_at):
+            occurred_at = occurred_at.replace(tzinfo=dt_timezone.utc)
+        # In UTC here, not in the database: 9999-12-31T23:00-05:00 is year 10000 in UTC,
+        # which PostgreSQL would store and Python could then never read back.
+        return occurred_at.astimezone(dt_timezone.utc) if occurred_at is not None else None
     except (ValueError, OverflowError, OSError):
         return None
-    if occurred_at is not None and timezone.is_naive(occurred_at):
-        occurred_at = timezone.make_aware(occurred_at, dt_timezone.utc)
-    return occurred_at
 
 
 def store_event(
@@ -261,13 +294,26 @@ def store_event(
 
 
 def process_event(event: WebhookEvent) -> bool:
-    """Apply a stored event; record the outcome (and traceback on failure). True if done."""
+    """Apply a stored event once; record the outcome (and traceback on failure). True if done.
+
+    The event's row is locked while it is applied, so concurrent copies of one delivery
+    (FastPix retrying while the first is still being processed) apply it once: the later copy
+    waits, then finds it processed.
+    """
     try:
         with transaction.atomic():
-            handled = apply_event(event)
+            locked = WebhookEvent.objects.select_for_update().get(pk=event.pk)
+            if locked.outcome in (WebhookOutcome.PROCESSED, WebhookOutcome.IGNORED):
+                event.refresh_from_db()
+                return True
+            try:
+                handled = apply_event(locked)
+                note = ""
+            except NotApplicable as exc:
+                handled, note = False, str(exc)
             event.outcome = WebhookOutcome.PROCESSED if handled else WebhookOutcome.IGNORED
             event.processed_at = timezone.now()
-            event.error = ""
+            event.error = note
             event.traceback = ""
             event.save(update_fields=["outcome", "processed_at", "error", "traceback"])
         return True
@@ -281,6 +327,10 @@ def process_event(event: WebhookEvent) -> bool:
         )
         event.refresh_from_db()
         return False
+
+
+class NotApplicable(Exception):
+    """An authentic event this app cannot apply (stored, answered 2xx, marked ignored)."""
 
 
 def replay_event(event: WebhookEvent) -> bool:
@@ -302,17 +352,20 @@ def apply_event(event: WebhookEvent) -> bool:
         remote = RemoteMedia.from_api(data)
     except InvalidResponseError:
         raise ValueError("Media event without a media id.") from None
+    if len(remote.id) > FASTPIX_ID_WIDTH:
+        raise NotApplicable(f"The media id is longer than {FASTPIX_ID_WIDTH} characters.")
+    deleted = event.type == "video.media.deleted"
     media = find_media(event.workspace, remote)
     if media is None:
-        if event.type == "video.media.deleted":
-            return True  # never known here: nothing to delete
-        media = Media.objects.create(
-            workspace=event.workspace, fastpix_id=remote.id, status=MediaStatus.CREATED
+        # A stand-in row for a media this site has not linked yet. A `deleted` that arrives
+        # first leaves it deleted: a tombstone no later event can bring back.
+        media = _stand_in(
+            event.workspace, remote.id, MediaStatus.DELETED if deleted else MediaStatus.CREATED
         )
     elif not media.fastpix_id:
         media = link_remote(media, remote)
     media = Media.objects.select_for_update().get(pk=media.pk)
-    if event.type == "video.media.deleted":
+    if deleted:
         mark_deleted(media)
         return True
     status = MEDIA_EVENTS[event.type]
@@ -325,6 +378,16 @@ def apply_event(event: WebhookEvent) -> bool:
     if status == "failed":
         Media.objects.filter(pk=media.pk, error="").update(error=_failure_reason(data))
     return True
+
+
+def _stand_in(workspace: Workspace, fastpix_id: str, status: MediaStatus) -> Media:
+    """The row for ``fastpix_id``, created if missing; safe against a concurrent creator."""
+    try:
+        with transaction.atomic():
+            return Media.objects.create(workspace=workspace, fastpix_id=fastpix_id, status=status)
+    except IntegrityError:
+        # Another delivery for the same media created it first (its commit released us).
+        return Media.objects.select_for_update().get(workspace=workspace, fastpix_id=fastpix_id)
 
 
 def _apply_upload_event(event: WebhookEvent, data: dict[str, Any]) -> bool:
