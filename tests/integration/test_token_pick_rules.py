@@ -55,5 +55,5 @@ def test_only_broken_rows_means_no_usable_token_before_any_request(workspace, fa
 
 
 def test_call_refuses_iterating_methods(workspace):
-    with pytest.raises(TypeError, match="api.pages"):
+    with pytest.raises(TypeError, match=r"api\.pages"):
         api.call(workspace, "iter_media")
