@@ -15,7 +15,7 @@ from typing import Any
 
 from cryptography.fernet import InvalidToken, MultiFernet
 from django.conf import settings
-from django.core.exceptions import FieldError
+from django.core.exceptions import FieldError, ImproperlyConfigured
 from django.db import models
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.views.decorators.debug import sensitive_variables
@@ -25,6 +25,12 @@ from .exceptions import EncryptionKeyError, UndecryptableValueError
 _crypters: dict[tuple[str, ...], MultiFernet] = {}
 
 SERIALIZED_PLACEHOLDER = "<encrypted>"
+
+MALFORMED_KEY = (
+    "FIELD_ENCRYPTION_KEY is malformed: each key must be 32 url-safe base64-encoded bytes "
+    "(generate one with `python -c 'from cryptography.fernet import Fernet; "
+    "print(Fernet.generate_key().decode())'`)."
+)
 
 
 def configured_keys() -> tuple[str, ...]:
@@ -48,19 +54,24 @@ def get_crypter() -> MultiFernet:
         )
     crypter = _crypters.get(keys)
     if crypter is None:
-        # Imported here: the library builds a crypter at import time and raises when the
-        # setting is missing, which would turn our clear system check into an import error.
-        from encrypted_model_fields import fields as library
-
+        library = _library()
         try:
             crypter = MultiFernet([library.parse_key(key) for key in keys])
-        except Exception as exc:  # the library raises bare ValueError/TypeError for bad keys
-            raise EncryptionKeyError(
-                "FIELD_ENCRYPTION_KEY is malformed: each key must be 32 url-safe base64-encoded "
-                f"bytes ({type(exc).__name__})."
-            ) from None
+        except Exception:  # the library raises bare ValueError/TypeError for bad keys
+            raise EncryptionKeyError(MALFORMED_KEY) from None
         _crypters[keys] = crypter
     return crypter
+
+
+def _library() -> Any:
+    # Imported here, not at the top: the library builds a crypter from the setting when it is
+    # first imported and raises its own ImproperlyConfigured for a missing or malformed key.
+    # That would turn the clear system check (and a command's one-line error) into a traceback.
+    try:
+        from encrypted_model_fields import fields as library
+    except ImproperlyConfigured:
+        raise EncryptionKeyError(MALFORMED_KEY) from None
+    return library
 
 
 @sensitive_variables()
@@ -175,5 +186,9 @@ class EncryptedTextField(models.TextField):
         return super().get_lookup(lookup_name)
 
     def value_to_string(self, obj: models.Model) -> str:
-        # dumpdata and serializers must not write secrets in plain text.
+        # dumpdata and serializers must not write secrets in plain text. An empty value is no
+        # secret, and writing it as the placeholder would make loaddata refuse the whole row
+        # (a workspace without a webhook secret could never be loaded back).
+        if self.value_from_object(obj) == "":
+            return ""
         return SERIALIZED_PLACEHOLDER

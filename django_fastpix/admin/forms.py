@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Callable
 from typing import Any
 
 from django import forms
+from django.core.validators import ProhibitNullCharactersValidator
 from django.views.decorators.debug import sensitive_variables
 
+from ..client.credentials import secret_key_problem, token_id_hint, token_id_problem
 from ..exceptions import (
     AuthenticationError,
     FastPixAPIError,
@@ -27,16 +30,24 @@ def _write_only(label: str, help_text: str, *, required: bool = True) -> forms.C
     # render_value=False: a secret typed once is never sent back to the browser, not even
     # on the page that reports a form error.
     widget = forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"})
-    return forms.CharField(
+    field = forms.CharField(
         label=label, widget=widget, required=required, strip=True, help_text=help_text
     )
+    # Django's own NUL check would answer first, in other words than the rule the service and
+    # the commands apply; each clean_<field> refuses NUL itself, with the shared message.
+    field.validators = [
+        v for v in field.validators if not isinstance(v, ProhibitNullCharactersValidator)
+    ]
+    return field
 
 
-def _single_token(value: str, what: str) -> str:
-    if any(ch.isspace() for ch in value):
-        raise forms.ValidationError(
-            f"The {what} contains whitespace; paste it exactly as FastPix showed it."
-        )
+@sensitive_variables()
+def _checked(value: str, problem_of: Callable[[object], str | None]) -> str:
+    # The rule the service and the commands apply: a pair this form accepts is never refused
+    # later. Its messages name no character of the value.
+    problem = problem_of(value)
+    if problem:
+        raise forms.ValidationError(problem)
     return value
 
 
@@ -66,14 +77,11 @@ class TokenAddForm(forms.ModelForm):
 
     @sensitive_variables()
     def clean_token_id(self) -> str:
-        value = _single_token(self.cleaned_data["token_id"], "token id")
-        if ":" in value:
-            raise forms.ValidationError("A FastPix token id cannot contain “:”.")
-        return value
+        return _checked(self.cleaned_data["token_id"], token_id_problem)
 
     @sensitive_variables()
     def clean_secret_key(self) -> str:
-        return _single_token(self.cleaned_data["secret_key"], "secret key")
+        return _checked(self.cleaned_data["secret_key"], secret_key_problem)
 
     @sensitive_variables()
     def clean(self) -> dict[str, Any]:
@@ -84,7 +92,7 @@ class TokenAddForm(forms.ModelForm):
         token_id: str = cleaned["token_id"]
         if AccessToken.objects.for_token_id(workspace, token_id).exists():
             raise forms.ValidationError(
-                f"Workspace “{workspace}” already holds a token ending …{token_id[-4:]}."
+                f"Workspace “{workspace}” already holds a token ending …{token_id_hint(token_id)}."
             )
         if not cleaned.get("save_unverified"):
             self._verify(token_id, cleaned["secret_key"])

@@ -76,8 +76,8 @@ class AccessTokenAdmin(WithoutBulkDelete):
             "Credentials",
             {
                 "fields": ("token_id", "secret_key", "save_unverified"),
-                "description": "Stored encrypted. Only the last four characters of the token "
-                "id are ever shown again.",
+                "description": "Stored encrypted. Only the end of the token id (at most its "
+                "last four characters, fewer for a short id) is ever shown again.",
             },
         ),
     )

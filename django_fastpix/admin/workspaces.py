@@ -10,7 +10,7 @@ from django.db.models.functions import Length
 from django.http import HttpRequest, HttpResponse
 from django.urls import NoReverseMatch, reverse
 from django.utils.decorators import method_decorator
-from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 
 from ..models import TokenStatus, Workspace
 from ..services.webhooks import rotate_webhook_secret
@@ -96,8 +96,10 @@ class WorkspaceAdmin(admin.ModelAdmin):
         """Whether a webhook secret is set."""
         return bool(obj.webhook_secret_length)
 
+    @sensitive_variables("secret")
     def save_model(self, request: HttpRequest, obj: Workspace, form: Any, change: bool) -> None:
         super().save_model(request, obj, form, change)
+        # sensitive_variables: a failed rotation is mailed to ADMINS with this frame's locals.
         secret = form.cleaned_data.get("new_webhook_secret")
         if secret:
             # After the row is saved: the service writes only the secret columns.

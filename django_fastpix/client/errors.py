@@ -6,6 +6,8 @@ import json
 import math
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from datetime import timezone
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -59,6 +61,73 @@ def _error_fields(value: Any) -> list[dict[str, Any]]:
     return fields
 
 
+@dataclass
+class _ErrorFields:
+    """What an error answer says, before redaction: every field here came from FastPix."""
+
+    code: int | str | None = None
+    message: str | None = None
+    description: str | None = None
+    fields: list[dict[str, Any]] = dataclass_field(default_factory=list)
+
+
+def _from_payload(payload: Any) -> _ErrorFields:
+    """The fields of a JSON error body (``{"error": {...}}``, a bare string, or legacy shapes)."""
+    found = _ErrorFields()
+    if not isinstance(payload, dict):
+        return found
+    error = payload.get("error")
+    if isinstance(error, dict):
+        raw_code = error.get("code")
+        found.code = raw_code if isinstance(raw_code, (int, str)) else _text(raw_code)
+        found.message = _text(error.get("message"))
+        found.description = _text(error.get("description"))
+        found.fields = _error_fields(error.get("fields"))
+    elif error is not None:
+        found.message = _text(error)
+    found.message = found.message or _text(payload.get("message"))
+    found.fields += _error_fields(payload.get("errors"))
+    return found
+
+
+def _from_response(response: requests.Response, credentials: Credentials) -> _ErrorFields:
+    content = response.content
+    try:
+        payload = json.loads(content) if content else None
+    except ValueError:
+        payload = None
+    if isinstance(payload, dict):
+        found = _from_payload(payload)
+    elif content:
+        found = _ErrorFields(
+            description=f"non-JSON response body: {snippet(content, credentials)!r}"
+        )
+    else:
+        found = _ErrorFields(description="empty response body")
+    if 300 <= response.status_code < 400:
+        location = response.headers.get("Location", "")
+        found.description = (
+            f"redirected to {location!r}; FastPix does not redirect API calls, "
+            "so check FASTPIX['API_BASE_URL']"
+        )
+    found.message = found.message or response.reason or f"HTTP {response.status_code}"
+    return found
+
+
+def _redacted(found: _ErrorFields, credentials: Credentials) -> _ErrorFields:
+    """Every text field scrubbed: an error answer may echo the request's credentials back."""
+
+    def clean(value: Any) -> Any:
+        return redact(value, credentials) if isinstance(value, str) else value
+
+    return _ErrorFields(
+        code=clean(found.code),
+        message=clean(found.message),
+        description=clean(found.description),
+        fields=[{name: clean(value) for name, value in item.items()} for item in found.fields],
+    )
+
+
 def api_error(
     response: requests.Response,
     method: str,
@@ -67,51 +136,14 @@ def api_error(
     retry_after: float | None,
 ) -> FastPixAPIError:
     """The exception for an error response, with its body parsed (JSON or not) and redacted."""
-    status = response.status_code
-    content = response.content
-    code: int | str | None = None
-    message: str | None = None
-    description: str | None = None
-    fields: list[dict[str, Any]] = []
-    try:
-        payload = json.loads(content) if content else None
-    except ValueError:
-        payload = None
-    if isinstance(payload, dict):
-        error = payload.get("error")
-        if isinstance(error, dict):
-            raw_code = error.get("code")
-            code = raw_code if isinstance(raw_code, (int, str)) else _text(raw_code)
-            message = _text(error.get("message"))
-            description = _text(error.get("description"))
-            fields = _error_fields(error.get("fields"))
-        elif error is not None:
-            message = _text(error)
-        message = message or _text(payload.get("message"))
-        fields += _error_fields(payload.get("errors"))
-    elif content:
-        description = f"non-JSON response body: {snippet(content, credentials)!r}"
-    else:
-        description = "empty response body"
-    if 300 <= status < 400:
-        location = response.headers.get("Location", "")
-        description = (
-            f"redirected to {location!r}; FastPix does not redirect API calls, "
-            "so check FASTPIX['API_BASE_URL']"
-        )
-    message = message or response.reason or f"HTTP {status}"
-    # Error bodies are echoed into messages, so scrub anything the server reflected back.
-    for item in fields:
-        for name in ("field", "message"):
-            if isinstance(item.get(name), str):
-                item[name] = redact(item[name], credentials)
-    error_class = error_class_for(status)
+    found = _redacted(_from_response(response, credentials), credentials)
+    error_class = error_class_for(response.status_code)
     return error_class(
-        redact(message, credentials),
-        status=status,
-        code=code,
-        description=redact(description, credentials) if description else None,
-        fields=fields,
+        found.message or "",
+        status=response.status_code,
+        code=found.code,
+        description=found.description,
+        fields=found.fields,
         method=method,
         url=url,
         token_hint=credentials.hint,

@@ -4,23 +4,23 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.conf import settings
 from django.db import models
 from django.utils.encoding import force_bytes
 from django.views.decorators.debug import sensitive_variables
 
+# One hint rule for the stored column and for Credentials.hint (and so for every log line).
+from ..client.credentials import HINT_MAX_LENGTH, Credentials, token_id_hint
 from ..conf import fastpix_settings
 from ..exceptions import TokenRevokedError, UndecryptableValueError
 from ..fields import EncryptedTextField, UndecryptableValue
 from ..scopes import Scope
 from .workspace import Workspace
 
-if TYPE_CHECKING:
-    from ..client.credentials import Credentials
-
-HINT_LENGTH = 4
+# The column width; how much of an id is shown is decided by client.credentials.token_id_hint.
+HINT_LENGTH = HINT_MAX_LENGTH
 
 
 class TokenStatus(models.TextChoices):
@@ -55,11 +55,6 @@ def token_id_digests(token_id: str) -> list[str]:
         return [token_id_digest(token_id)]
     keys = [settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", [])]
     return [_digest(key, token_id) for key in keys]
-
-
-def token_id_hint(token_id: str) -> str:
-    """The last characters of a token id: enough for an operator to recognise it."""
-    return token_id[-HINT_LENGTH:]
 
 
 class AccessTokenQuerySet(models.QuerySet["AccessToken"]):
@@ -163,6 +158,4 @@ class AccessToken(models.Model):
     @sensitive_variables()
     def credentials(self) -> Credentials:
         """The decrypted id/secret pair; fails closed when the keys don't decrypt it."""
-        from ..client.credentials import Credentials
-
         return Credentials(self._decrypted("token_id"), self._decrypted("secret_key"))

@@ -4,12 +4,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
-from django.views.decorators.debug import sensitive_variables
-
-from ..fields import UndecryptableValue
-from ..models import AccessToken, Media, MediaStatus, Workspace
+from ..models import Media, MediaStatus, Workspace
 from .media import attempt_creation, refresh_media
 
 FINAL_STATUSES = frozenset({MediaStatus.READY, MediaStatus.FAILED, MediaStatus.DELETED})
@@ -51,43 +47,3 @@ def wait_for_media(
             break
         time.sleep(interval)
     return media
-
-
-# --- the fake server, fed from this site's tokens ---
-
-
-@dataclass(frozen=True)
-class StoredPair:
-    """A decrypted token of this site, for registering with a local fake FastPix."""
-
-    workspace: str
-    label: str
-    scope: str
-    token_id: str = field(repr=False)
-    secret_key: str = field(repr=False)
-
-
-@sensitive_variables()
-def stored_token_pairs() -> tuple[list[StoredPair], list[str]]:
-    """Every active token, decrypted, by workspace slug; and labels of those that won't decrypt."""
-    pairs: list[StoredPair] = []
-    undecryptable: list[str] = []
-    tokens = AccessToken.objects.active().select_related("workspace").order_by("pk")
-    for token in tokens:
-        label = f"#{token.pk} {token}"
-        if isinstance(token.token_id, UndecryptableValue) or isinstance(
-            token.secret_key, UndecryptableValue
-        ):
-            undecryptable.append(label)
-            continue
-        credentials = token.credentials()
-        pairs.append(
-            StoredPair(
-                workspace=token.workspace.slug,
-                label=label,
-                scope=str(token.scope),
-                token_id=credentials.token_id,
-                secret_key=credentials.secret_key,
-            )
-        )
-    return pairs, undecryptable

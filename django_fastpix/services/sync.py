@@ -189,7 +189,9 @@ def upsert_page(workspace: Workspace, items: list[RemoteMedia], report: SyncRepo
             to_update.append(media)
             changed_fields |= changed | {"updated_at"}
     if to_create:
-        Media.objects.bulk_create(to_create)
+        # A webhook may have made a stand-in row for one of these since the read above; that
+        # row wins (it is at least as current), rather than the page failing on the constraint.
+        Media.objects.bulk_create(to_create, ignore_conflicts=True)
         report.created += len(to_create)
     if to_update:
         Media.objects.bulk_update(to_update, sorted(changed_fields))

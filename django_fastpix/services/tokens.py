@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from functools import partial
 
 from django.db import IntegrityError, transaction
@@ -10,7 +12,13 @@ from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
 from .. import signals
-from ..exceptions import DuplicateTokenError, TokenError, TokenRevokedError
+from ..client.credentials import secret_key_problem, token_id_hint, token_id_problem
+from ..exceptions import (
+    DuplicateTokenError,
+    TokenError,
+    TokenRevokedError,
+    UndecryptableValueError,
+)
 from ..models import AccessToken, TokenStatus, Workspace
 from ..scopes import Scope
 
@@ -18,12 +26,13 @@ logger = logging.getLogger(__name__)
 
 
 @sensitive_variables()
-def _clean_credential(value: str, what: str) -> str:
-    value = (value or "").strip()
-    if not value:
-        raise TokenError(f"The {what} is empty.")
-    if any(ch.isspace() for ch in value):
-        raise TokenError(f"The {what} contains whitespace; paste it exactly as FastPix showed it.")
+def _clean_credential(value: str, problem_of: Callable[[object], str | None]) -> str:
+    # Surrounding whitespace is a paste artefact; anything else the rule refuses is an error
+    # whose message names no character of the value (it may be a secret in the wrong field).
+    value = value.strip() if isinstance(value, str) else value
+    problem = problem_of(value)
+    if problem:
+        raise TokenError(problem)
     return value
 
 
@@ -38,14 +47,12 @@ def add_token(
     verified: bool = False,
 ) -> AccessToken:
     """Store a new token for ``workspace``; the pair is encrypted before it reaches the database."""
-    token_id = _clean_credential(token_id, "token id")
-    secret_key = _clean_credential(secret_key, "secret key")
+    token_id = _clean_credential(token_id, token_id_problem)
+    secret_key = _clean_credential(secret_key, secret_key_problem)
     if not name.strip():
         raise TokenError("A token needs a name.")
     if AccessToken.objects.for_token_id(workspace, token_id).exists():
-        raise DuplicateTokenError(
-            f"Workspace {workspace.slug!r} already holds a token ending …{token_id[-4:]}."
-        )
+        raise _duplicate(workspace, token_id)
     token = AccessToken(
         workspace=workspace,
         name=name.strip(),
@@ -59,12 +66,17 @@ def add_token(
             token.save()
     except IntegrityError:
         # Lost a race with a concurrent add of the same token id.
-        raise DuplicateTokenError(
-            f"Workspace {workspace.slug!r} already holds a token ending …{token_id[-4:]}."
-        ) from None
+        raise _duplicate(workspace, token_id) from None
     logger.info("Added FastPix token %r (…%s) to %s", token.name, token.token_id_hint, workspace)
     _requeue_pending_media(workspace.pk)
     return token
+
+
+@sensitive_variables()
+def _duplicate(workspace: Workspace, token_id: str) -> DuplicateTokenError:
+    return DuplicateTokenError(
+        f"Workspace {workspace.slug!r} already holds a token ending …{token_id_hint(token_id)}."
+    )
 
 
 def _requeue_pending_media(workspace_id: int) -> None:
@@ -136,3 +148,50 @@ def invalidate_token(token: AccessToken, *, reason: str, by: str) -> bool:
             partial(signals.token_invalidated.send, sender=AccessToken, token=token, reason=reason)
         )
     return moved
+
+
+# --- the stored pairs, for a local fake FastPix ---
+
+
+@dataclass(frozen=True)
+class StoredPair:
+    """A decrypted token of this site, for registering with a local fake FastPix."""
+
+    workspace: str
+    label: str
+    scope: str
+    token_id: str = field(repr=False)
+    secret_key: str = field(repr=False)
+
+
+@sensitive_variables()
+def pairs_for_fake() -> tuple[list[StoredPair], list[str]]:
+    """Every active token usable as a pair, by workspace slug; and one line per token skipped.
+
+    A stored row may predate today's rules (an id with ':' was once accepted) or not decrypt
+    with the configured keys: it is skipped with its name, hint and reason, never its id.
+    """
+    pairs: list[StoredPair] = []
+    skipped: list[str] = []
+    tokens = AccessToken.objects.active().select_related("workspace").order_by("pk")
+    for token in tokens:
+        label = f"#{token.pk} {token}"
+        try:
+            credentials = token.credentials()
+        except UndecryptableValueError:
+            skipped.append(f"Skipped token {label}: it cannot be decrypted.")
+            continue
+        except ValueError as exc:
+            # Credentials applies token_id_problem, whose messages name no character.
+            skipped.append(f"Skipped token {label}: {exc}")
+            continue
+        pairs.append(
+            StoredPair(
+                workspace=token.workspace.slug,
+                label=label,
+                scope=str(token.scope),
+                token_id=credentials.token_id,
+                secret_key=credentials.secret_key,
+            )
+        )
+    return pairs, skipped

@@ -63,21 +63,21 @@ def stop(proc: subprocess.Popen[str], signum: int) -> tuple[str, str]:
 def test_serves_tokens_and_stops_cleanly_on_sigterm() -> None:
     port = free_port()
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings"}
-    with server("--port", str(port), "--token", f"tid_cli_7f3a:{SECRET}", env=env) as proc:
+    with server("--port", str(port), "--token", f"tid_cli_0000_7f3a:{SECRET}", env=env) as proc:
         assert proc.stdout is not None
         first = proc.stdout.readline()
         base_url = f"http://127.0.0.1:{port}/v1"
         assert first.strip() == f"FastPix fake listening on {base_url}"
         lines = [proc.stdout.readline() for _ in range(2)]
         assert json.dumps({"API_BASE_URL": base_url}) in lines[1]
-        ok = requests.get(f"{base_url}/on-demand", auth=("tid_cli_7f3a", SECRET), timeout=5)
+        ok = requests.get(f"{base_url}/on-demand", auth=("tid_cli_0000_7f3a", SECRET), timeout=5)
         assert ok.status_code == 200
         assert requests.get(f"{base_url}/on-demand", timeout=5).status_code == 401
         out, err = stop(proc, signal.SIGTERM)
     text = first + "".join(lines) + out + err
     assert "…7f3a (read_write) in ws-default" in text and "stopped" in out
     assert_no_secret(text)
-    assert "tid_cli_7f3a" not in text  # hints only
+    assert "tid_cli_0000_7f3a" not in text  # hints only
 
 
 @contextmanager

@@ -48,7 +48,7 @@ def test_no_secret_in_dumped_fixtures(make_token, capsys):
 
 
 def test_repr_and_str_show_name_and_hint_only(make_token):
-    token = make_token(token_id="tok_repr_7777", name="main")
+    token = make_token(token_id="tok_repr_0000_7777", name="main")
     for text in (repr(token), str(token), repr(AccessToken.objects.get(pk=token.pk))):
         assert SECRET not in text
         assert "tok_repr" not in text
@@ -57,12 +57,12 @@ def test_repr_and_str_show_name_and_hint_only(make_token):
 
 
 def test_digest_keeps_token_unique_per_workspace(make_token, other_workspace):
-    make_token(token_id="tok_same_1234")
+    make_token(token_id="tok_same_0000_1234")
     with pytest.raises(DuplicateTokenError) as excinfo:
-        make_token(token_id="tok_same_1234")
+        make_token(token_id="tok_same_0000_1234")
     assert "tok_same" not in str(excinfo.value) and "1234" in str(excinfo.value)
     # The same id in another workspace is a different token.
-    make_token(token_id="tok_same_1234", ws=other_workspace)
+    make_token(token_id="tok_same_0000_1234", ws=other_workspace)
     assert AccessToken.objects.count() == 2
 
 

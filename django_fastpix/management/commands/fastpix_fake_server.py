@@ -6,18 +6,21 @@ import argparse
 import json
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 from django.db import DatabaseError
+from django.views.decorators.debug import sensitive_variables
 
+from ...client.credentials import token_id_hint
 from ...exceptions import EncryptionKeyError
 from ...fields import UndecryptableValue
 from ...models import Workspace
-from ...services.operations import stored_token_pairs
+from ...services.tokens import pairs_for_fake
 from ...testing import FakeFastPix
 from ...testing.__main__ import build_parser, serve_until_signal
+from ..base import FastPixCommand
 
 
-class Command(BaseCommand):
+class Command(FastPixCommand):
     help = (
         "Run the fake FastPix API (in-memory, http) until Ctrl-C or SIGTERM, and print the "
         "FASTPIX setting that points this site at it. Never for production."
@@ -41,6 +44,8 @@ class Command(BaseCommand):
             "--json", action="store_true", help="Print the startup summary as one JSON line."
         )
 
+    # Tracebacks collected with their locals (error trackers) must not carry the pairs.
+    @sensitive_variables()
     def handle(self, *args: Any, **options: Any) -> None:
         fake = FakeFastPix(
             options["host"], options["port"], processing_delay=options["processing_seconds"]
@@ -49,7 +54,7 @@ class Command(BaseCommand):
         for token_id, secret_key, scope, workspace in options["token"]:
             fake.add_token(token_id, secret_key, scope, workspace)
             registered.append(
-                {"workspace": workspace, "token": f"…{token_id[-4:]}", "scope": scope}
+                {"workspace": workspace, "token": f"…{token_id_hint(token_id)}", "scope": scope}
             )
         webhook_secrets = dict(options["webhook_secret"])
         if options["from_db"]:
@@ -69,11 +74,12 @@ class Command(BaseCommand):
         if not options["json"]:
             self.stdout.write("FastPix fake stopped.")
 
+    @sensitive_variables()
     def _register_stored(
         self, fake: FakeFastPix, webhook_secrets: dict[str, str]
     ) -> list[dict[str, str]]:
         try:
-            pairs, undecryptable = stored_token_pairs()
+            pairs, skipped = pairs_for_fake()
             workspaces = list(Workspace.objects.exclude(slug__in=webhook_secrets))
         except EncryptionKeyError as exc:
             raise CommandError(str(exc)) from None
@@ -81,8 +87,8 @@ class Command(BaseCommand):
             raise CommandError(
                 f"--from-db cannot read the tokens ({type(exc).__name__}): run `migrate` first."
             ) from None
-        for label in undecryptable:
-            self.stderr.write(f"Skipped token {label}: it cannot be decrypted.")
+        for line in skipped:
+            self.stderr.write(line)
         for workspace in workspaces:
             if isinstance(workspace.webhook_secret, UndecryptableValue):
                 self.stderr.write(f"Skipped the webhook secret of {workspace.slug}: undecryptable.")

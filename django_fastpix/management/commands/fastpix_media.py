@@ -6,7 +6,7 @@ import json
 import sys
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 from django.db.models import QuerySet
 
 from ...exceptions import FastPixError
@@ -18,9 +18,11 @@ from ...services.media import (
     url_problem,
 )
 from ...services.operations import start_media, wait_for_media
+from ...services.recovery import recover_media
+from ..base import FastPixCommand
 
 
-class Command(BaseCommand):
+class Command(FastPixCommand):
     help = (
         "Manage FastPix media. MEDIA is a local media id or a FastPix media id. Creation runs "
         "now, in this process, with the same exactly-once guarantee as the background task."
@@ -57,6 +59,17 @@ class Command(BaseCommand):
             p.add_argument("--workspace", help="Slug, when a FastPix id is ambiguous.")
             if name == "delete":
                 p.add_argument("--yes", action="store_true", help="Don't ask for confirmation.")
+
+        recover = sub.add_parser(
+            "recover",
+            help=(
+                "Queue again every pending media whose attempt died or was never queued, and "
+                "make the media of source objects that never got one. Safe to run from cron."
+            ),
+        )
+        recover.add_argument(
+            "--limit", type=int, default=None, help="Requeue at most this many media."
+        )
 
         lst = sub.add_parser("list", help="List media, newest first.")
         lst.add_argument("--workspace", help="Only this workspace (slug).")
@@ -130,6 +143,23 @@ class Command(BaseCommand):
             if answer.strip().lower() not in ("y", "yes"):
                 raise CommandError("Not deleted.")
         self._report(delete_remote_media(media), options)
+
+    def handle_recover(self, **options: Any) -> None:
+        if options["limit"] is not None and options["limit"] < 1:
+            raise CommandError("--limit must be at least 1.")
+        report = recover_media(limit=options["limit"])
+        if options["json"]:
+            self.stdout.write(json.dumps(report.as_dict()))
+            return
+        self.stdout.write(
+            f"Requeued {report.requeued} pending media; made {report.created_for_objects} "
+            f"media for source objects without one."
+        )
+        if report.objects_still_without_media:
+            self.stderr.write(
+                f"{report.objects_still_without_media} source object(s) still have no media "
+                "(their workspace cannot be resolved): see `manage.py fastpix_doctor`."
+            )
 
     def handle_list(self, **options: Any) -> None:
         if options["limit"] < 1:

@@ -5,14 +5,15 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from ...exceptions import EncryptionKeyError
 from ...fields import get_crypter
 from ...services.encryption import RotationReport, rotate_encryption_keys
+from ..base import FastPixCommand
 
 
-class Command(BaseCommand):
+class Command(FastPixCommand):
     help = (
         "Re-encrypt every stored FastPix secret under the first key of FIELD_ENCRYPTION_KEY. "
         "Put the new key first (keep the old ones after it), run this, then remove the old keys. "

@@ -6,14 +6,15 @@ import json
 import sys
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from ...exceptions import FastPixError
 from ...models import Workspace
 from ...services.sync import SyncReport, sync_media
+from ..base import FastPixCommand
 
 
-class Command(BaseCommand):
+class Command(FastPixCommand):
     help = (
         "Sync local media with FastPix (50 a page, bulk upserts): repairs what missed webhooks "
         "left stale. Media FastPix no longer lists are marked deleted after a complete listing."

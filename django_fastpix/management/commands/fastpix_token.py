@@ -9,19 +9,21 @@ from pathlib import Path
 from typing import Any
 
 import environ
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
+from django.views.decorators.debug import sensitive_variables
 
 from ...exceptions import FastPixError
 from ...models import AccessToken, TokenStatus, Workspace
 from ...scopes import Scope
 from ...services import tokens as token_services
 from ...services.verify import verify_token
+from ..base import FastPixCommand
 
 ENV_TOKEN_ID = "FASTPIX_TOKEN_ID"
 ENV_SECRET_KEY = "FASTPIX_SECRET_KEY"
 
 
-class Command(BaseCommand):
+class Command(FastPixCommand):
     help = (
         "Manage FastPix access tokens. Secrets are read from a prompt, standard input, a .env "
         "file or the environment, never from the command line (it leaks into shell history)."
@@ -102,6 +104,7 @@ class Command(BaseCommand):
 
     # --- sub-commands ---
 
+    @sensitive_variables()
     def handle_add(self, **options: Any) -> None:
         workspace = self._workspace(options["workspace"])
         token_id, secret_key = self._read_credentials(options)
@@ -196,15 +199,10 @@ class Command(BaseCommand):
         except AccessToken.DoesNotExist:
             raise CommandError(f"No token #{pk}.") from None
 
+    @sensitive_variables()
     def _read_credentials(self, options: dict[str, Any]) -> tuple[str, str]:
         if options["stdin"]:
-            lines = sys.stdin.read().splitlines()
-            values = [line.strip() for line in lines if line.strip()]
-            if len(values) != 2:
-                raise CommandError(
-                    "--stdin expects two non-empty lines: the token id, then the secret key."
-                )
-            return values[0], values[1]
+            return _read_stdin_pair()
         if options["env_file"] or options["from_env"]:
             env = _env_from_file(options["env_file"]) if options["env_file"] else environ.Env()
             missing = [k for k in (ENV_TOKEN_ID, ENV_SECRET_KEY) if not env.str(k, default="")]
@@ -216,6 +214,23 @@ class Command(BaseCommand):
         token_id = input("FastPix token id: ")
         secret_key = getpass.getpass("FastPix secret key (not echoed): ")
         return token_id, secret_key
+
+
+@sensitive_variables()
+def _read_stdin_pair() -> tuple[str, str]:
+    """The token id and the secret key, as two lines of standard input."""
+    try:
+        text = sys.stdin.read()
+    except UnicodeDecodeError:
+        raise CommandError("Standard input is not UTF-8 text.") from None
+    # Lines end at "\n" only: str.splitlines() also splits at control characters (\x1c, \x85…),
+    # which would turn a damaged secret into a wrong line count instead of a clear refusal.
+    values = [line.strip() for line in text.split("\n") if line.strip()]
+    if len(values) != 2:
+        raise CommandError(
+            "--stdin expects two non-empty lines: the token id, then the secret key."
+        )
+    return values[0], values[1]
 
 
 def _env_from_file(path: Path) -> environ.Env:

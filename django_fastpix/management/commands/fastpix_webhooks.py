@@ -5,14 +5,15 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 from django.db.models import QuerySet
 
 from ...models import WebhookEvent, WebhookOutcome, Workspace
 from ...services.webhooks import replay_event
+from ..base import FastPixCommand
 
 
-class Command(BaseCommand):
+class Command(FastPixCommand):
     help = (
         "Inspect and replay stored FastPix webhook events. Replaying is idempotent: media "
         "status only moves forward, so replaying an event twice changes nothing more."

@@ -27,8 +27,9 @@ def test_repr_str_and_format_hide_secret_and_token_id(creds: Credentials) -> Non
         assert "WXYZ" in text
 
 
-def test_short_token_id_shows_no_hint() -> None:
-    assert Credentials("abc12", "s3cret").hint == "****"
+def test_short_token_id_shows_at_most_a_quarter() -> None:
+    assert Credentials("abc12", "s3cret").hint == "2"
+    assert Credentials("abc", "s3cret").hint == ""
 
 
 @pytest.mark.parametrize(
