@@ -1,16 +1,20 @@
-"""System checks: encryption key, stored secrets, API settings."""
+"""System checks: encryption key, stored secrets, API settings, SQLite locking, media sources."""
 
 from __future__ import annotations
 
 from typing import Any
 from urllib.parse import urlsplit
 
+from django.apps import apps
 from django.conf import settings
 from django.core import checks
-from django.core.exceptions import ImproperlyConfigured
+from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured
 from django.db import DatabaseError
+from django.db.utils import load_backend
+from django.utils.module_loading import import_string
 
 from .exceptions import EncryptionKeyError
+from .sources import CALLABLE_OPTIONS, OPTIONS
 
 
 @checks.register(checks.Tags.security)
@@ -95,3 +99,254 @@ def check_fastpix_settings(app_configs: Any = None, **kwargs: Any) -> list[check
             )
         )
     return messages
+
+
+# What SQLite needs when tasks run in worker processes: the write lock taken at BEGIN (so a
+# transaction never fails upgrading a read lock) and a wait for it instead of failing at once.
+SQLITE_WORKER_OPTIONS = {"transaction_mode": "IMMEDIATE", "timeout": 20}
+
+
+@checks.register()
+def check_sqlite_with_task_workers(
+    app_configs: Any = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    """fastpix.W002: SQLite takes its write lock at BEGIN when tasks run in other processes."""
+    backend = _media_task_backend()
+    if backend is None or backend.endswith("ImmediateBackend"):
+        return []  # tasks run inside the request's process: no second writer to wait for
+    return [
+        checks.Warning(
+            f"DATABASES[{alias!r}] is SQLite without OPTIONS transaction_mode='IMMEDIATE' and a "
+            f"timeout, while FastPix tasks run on {backend}: a webhook holding SQLite's write "
+            "lock makes a task's write fail with 'database is locked'.",
+            hint=f"Set DATABASES[{alias!r}]['OPTIONS'] to include "
+            f"{_sqlite_worker_options(config)!r} (keeping any other option).",
+            id="fastpix.W002",
+        )
+        for alias, config in settings.DATABASES.items()
+        if _is_sqlite(config) and not _sqlite_waits_for_write_lock(config)
+    ]
+
+
+def _media_task_backend() -> str | None:
+    """The class path of the task backend FASTPIX["TASK_BACKEND"] names (None if none)."""
+    from .conf import fastpix_settings
+
+    try:
+        alias = str(fastpix_settings.TASK_BACKEND)
+    except ImproperlyConfigured:
+        return None  # E003 says so
+    # Django 6.x defaults TASKS to one immediate backend; on 5.2 (the backport) an unset TASKS
+    # means the same, so "unset" and "immediate" are one case.
+    tasks = getattr(settings, "TASKS", None) or {}
+    backend = (tasks.get(alias) or {}).get("BACKEND")
+    return str(backend) if backend else None
+
+
+def _is_sqlite(config: dict[str, Any]) -> bool:
+    # The backend's vendor, not the ENGINE string: SpatiaLite and custom wrappers are SQLite too.
+    try:
+        return bool(load_backend(config.get("ENGINE", "")).DatabaseWrapper.vendor == "sqlite")
+    except ImproperlyConfigured:
+        return False  # Django reports an unknown ENGINE itself
+
+
+def _sqlite_worker_options(config: dict[str, Any]) -> dict[str, Any]:
+    # A timeout already set is kept: only the missing part is asked for.
+    timeout = (config.get("OPTIONS") or {}).get("timeout")
+    return {**SQLITE_WORKER_OPTIONS, **({"timeout": timeout} if timeout is not None else {})}
+
+
+def _sqlite_waits_for_write_lock(config: dict[str, Any]) -> bool:
+    options = config.get("OPTIONS") or {}
+    # EXCLUSIVE also takes the write lock at BEGIN (and keeps readers out too).
+    mode = str(options.get("transaction_mode") or "").upper()
+    return mode in ("IMMEDIATE", "EXCLUSIVE") and options.get("timeout") is not None
+
+
+@checks.register()
+def check_media_sources(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """fastpix.E005-E008: each MEDIA_SOURCES entry's model, fields and callables; every problem."""
+    configured = _configured_sources()
+    if configured is None:
+        return []
+    if not isinstance(configured, dict):
+        return [
+            checks.Error(
+                "FASTPIX['MEDIA_SOURCES'] must be a dict: {'app_label.Model': {options}}.",
+                id="fastpix.E008",
+            )
+        ]
+    messages: list[checks.CheckMessage] = []
+    for label, options in configured.items():
+        messages += _source_problems(str(label), options)
+    return messages
+
+
+def _configured_sources() -> Any:
+    from .conf import fastpix_settings
+
+    try:
+        return fastpix_settings.MEDIA_SOURCES or {}
+    except ImproperlyConfigured:
+        return None  # E003 says so
+
+
+def _source_problems(label: str, options: Any) -> list[checks.CheckMessage]:
+    where = f"FASTPIX['MEDIA_SOURCES'][{label!r}]"
+    if not isinstance(options, dict):
+        return [checks.Error(f"{where} must be a dict of options.", id="fastpix.E008")]
+    messages: list[checks.CheckMessage] = [
+        checks.Error(
+            f"{where} has an unknown option {key!r}.",
+            hint=f"Known options: {', '.join(sorted(OPTIONS))}.",
+            id="fastpix.E008",
+        )
+        for key in sorted(set(options) - OPTIONS, key=str)
+    ]
+    try:
+        model = apps.get_model(label)
+    except (LookupError, ValueError):
+        model = None
+        messages.append(
+            checks.Error(
+                f"{where}: {label!r} is not an installed model.",
+                hint="Name it 'app_label.ModelName', of an app in INSTALLED_APPS.",
+                id="fastpix.E005",
+            )
+        )
+    messages += _url_field_problems(where, model, options.get("url_field"))
+    for key in sorted(CALLABLE_OPTIONS):
+        messages += _callable_option_problems(where, model, key, options.get(key))
+    if options.get("on_url_change", "keep") not in ("keep", "delete"):
+        messages.append(
+            checks.Error(f"{where}['on_url_change'] must be 'keep' or 'delete'.", id="fastpix.E008")
+        )
+    return messages
+
+
+def _url_field_problems(where: str, model: Any, url_field: Any) -> list[checks.CheckMessage]:
+    if not url_field:
+        return [checks.Error(f"{where} needs 'url_field'.", id="fastpix.E006")]
+    if model is None:
+        return []  # E005 already names the model
+    try:
+        model._meta.get_field(str(url_field))
+    except FieldDoesNotExist:
+        return [
+            checks.Error(
+                f"{where}['url_field']: {model._meta.label} has no field {url_field!r}.",
+                id="fastpix.E006",
+            )
+        ]
+    return []
+
+
+def _callable_option_problems(
+    where: str, model: Any, key: str, value: Any
+) -> list[checks.CheckMessage]:
+    """A dotted path imports to a callable; a plain word is what that option takes there."""
+    at = f"{where}[{key!r}]"
+    if value is None or callable(value):
+        if value is None and key == "workspace":
+            return [checks.Error(f"{where} needs 'workspace'.", id="fastpix.E008")]
+        return []
+    if not isinstance(value, str):
+        return [
+            checks.Error(
+                f"{at} must be a string or a callable, not {type(value).__name__}.",
+                id="fastpix.E008",
+            )
+        ]
+    if "." in value:  # the same rule as sources._resolve: a dotted path names a callable
+        return _import_problems(at, value)
+    return _plain_value_problems(where, model, key, value)
+
+
+def _import_problems(at: str, path: str) -> list[checks.CheckMessage]:
+    try:
+        target = import_string(path)
+    except Exception as exc:  # an import may fail in any way; the site must still start
+        return [
+            checks.Error(
+                f"{at}: {path!r} cannot be imported ({type(exc).__name__}: {exc}).",
+                id="fastpix.E007",
+            )
+        ]
+    if not callable(target):
+        return [checks.Error(f"{at}: {path!r} is not callable.", id="fastpix.E007")]
+    return []
+
+
+def _plain_value_problems(
+    where: str, model: Any, key: str, value: str
+) -> list[checks.CheckMessage]:
+    at = f"{where}[{key!r}]"
+    if key == "workspace" and not value:
+        return [checks.Error(f"{where} needs 'workspace'.", id="fastpix.E008")]
+    if key == "metadata":
+        return [
+            checks.Error(
+                f"{at} must be a callable or a dotted path to one, not {value!r}.",
+                id="fastpix.E008",
+            )
+        ]
+    if key == "access_policy" and value not in ("public", "private"):
+        return [
+            checks.Error(
+                f"{at} must be 'public', 'private' or a callable, not {value!r}.",
+                id="fastpix.E008",
+            )
+        ]
+    if key == "title" and model is not None and not hasattr(model, value):
+        return [
+            checks.Error(
+                f"{at}: {model._meta.label} has no field or attribute {value!r}.",
+                id="fastpix.E006",
+            )
+        ]
+    return []
+
+
+@checks.register()
+def check_source_workspaces(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """fastpix.W003: a workspace given as a slug in MEDIA_SOURCES exists in the database."""
+    from .models import Workspace
+
+    wanted = _workspace_slugs()
+    if not wanted:
+        return []
+    try:
+        existing = set(
+            Workspace.objects.filter(slug__in=set(wanted.values())).values_list("slug", flat=True)
+        )
+    except DatabaseError:
+        # No table yet (before migrate) or no database: nothing to compare with.
+        return []
+    return [
+        checks.Warning(
+            f"FASTPIX['MEDIA_SOURCES'][{label!r}]['workspace'] is {slug!r}, and no workspace "
+            f"has that slug: {label} objects saved with a video URL get no FastPix media.",
+            hint=f"Create the workspace {slug!r} (e.g. in the admin, FastPix > Workspaces), then "
+            "run `manage.py fastpix_media recover` to create the media of the objects saved "
+            "meanwhile.",
+            id="fastpix.W003",
+        )
+        for label, slug in wanted.items()
+        if slug not in existing
+    ]
+
+
+def _workspace_slugs() -> dict[str, str]:
+    """Source label -> its workspace, for sources that name one by slug (not a callable)."""
+    configured = _configured_sources()
+    if not isinstance(configured, dict):
+        return {}
+    return {
+        str(label): options["workspace"]
+        for label, options in configured.items()
+        if isinstance(options, dict)
+        and isinstance(options.get("workspace"), str)
+        and options["workspace"]
+        and "." not in options["workspace"]
+    }

@@ -19,6 +19,7 @@ Callables may be given as dotted import paths.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +30,8 @@ from django.db import models
 from django.utils.module_loading import import_string
 
 from .conf import fastpix_settings
+
+logger = logging.getLogger(__name__)
 
 OPTIONS = {
     "url_field",
@@ -81,46 +84,66 @@ class MediaSource:
 def _resolve(option: str, value: Any) -> Any:
     # A dotted path names a callable; a plain word is a slug, a field name or a policy.
     if option in CALLABLE_OPTIONS and isinstance(value, str) and "." in value:
-        return import_string(value)
+        try:
+            return import_string(value)
+        except Exception as exc:
+            raise ImproperlyConfigured(
+                f"{option!r} names {value!r}, which does not import: {type(exc).__name__}: {exc}"
+            ) from None
     return value
 
 
 def media_sources() -> dict[type[models.Model], MediaSource]:
-    """The configured sources, validated; read from settings on every call."""
+    """The configured sources that are valid; read from settings on every call.
+
+    An invalid entry is skipped with an error logged, never raised: this runs at start-up
+    and in every save of a source model, and a typo in one entry must neither stop the site
+    nor fail its saves. The system checks (fastpix.E005 to E008) name every problem.
+    """
     configured = fastpix_settings.MEDIA_SOURCES or {}
     sources: dict[type[models.Model], MediaSource] = {}
     for label, options in configured.items():
-        unknown = set(options) - OPTIONS
-        if unknown:
-            raise ImproperlyConfigured(
-                f"FASTPIX['MEDIA_SOURCES'][{label!r}] has unknown option(s): "
-                f"{', '.join(sorted(unknown))}."
-            )
         try:
-            model = apps.get_model(label)
-        except (LookupError, ValueError):
-            raise ImproperlyConfigured(
-                f"FASTPIX['MEDIA_SOURCES'] names {label!r}, which is not an installed model."
-            ) from None
-        for required in ("url_field", "workspace"):
-            if not options.get(required):
-                raise ImproperlyConfigured(
-                    f"FASTPIX['MEDIA_SOURCES'][{label!r}] needs {required!r}."
-                )
-        url_field = options["url_field"]
-        try:
-            model._meta.get_field(url_field)
-        except Exception:
-            raise ImproperlyConfigured(
-                f"FASTPIX['MEDIA_SOURCES'][{label!r}]: {label} has no field {url_field!r}."
-            ) from None
-        if options.get("on_url_change", "keep") not in ("keep", "delete"):
-            raise ImproperlyConfigured(
-                f"FASTPIX['MEDIA_SOURCES'][{label!r}]['on_url_change'] must be 'keep' or 'delete'."
-            )
-        resolved = {k: _resolve(k, v) for k, v in options.items()}
-        sources[model] = MediaSource(model=model, **resolved)
+            source = parse_source(label, options)
+        except Exception as exc:  # also a dotted path whose module fails to import
+            logger.error("Ignoring FASTPIX['MEDIA_SOURCES'][%r]: %s", label, exc)
+            continue
+        sources[source.model] = source
     return sources
+
+
+def parse_source(label: str, options: Any) -> MediaSource:
+    """One ``MEDIA_SOURCES`` entry, validated; raises ImproperlyConfigured naming the problem."""
+    if not isinstance(options, dict):
+        raise ImproperlyConfigured(f"FASTPIX['MEDIA_SOURCES'][{label!r}] must be a dict.")
+    unknown = set(options) - OPTIONS
+    if unknown:
+        raise ImproperlyConfigured(
+            f"FASTPIX['MEDIA_SOURCES'][{label!r}] has unknown option(s): "
+            f"{', '.join(sorted(unknown))}."
+        )
+    try:
+        model = apps.get_model(label)
+    except (LookupError, ValueError):
+        raise ImproperlyConfigured(
+            f"FASTPIX['MEDIA_SOURCES'] names {label!r}, which is not an installed model."
+        ) from None
+    for required in ("url_field", "workspace"):
+        if not options.get(required):
+            raise ImproperlyConfigured(f"FASTPIX['MEDIA_SOURCES'][{label!r}] needs {required!r}.")
+    url_field = options["url_field"]
+    try:
+        model._meta.get_field(url_field)
+    except Exception:
+        raise ImproperlyConfigured(
+            f"FASTPIX['MEDIA_SOURCES'][{label!r}]: {label} has no field {url_field!r}."
+        ) from None
+    if options.get("on_url_change", "keep") not in ("keep", "delete"):
+        raise ImproperlyConfigured(
+            f"FASTPIX['MEDIA_SOURCES'][{label!r}]['on_url_change'] must be 'keep' or 'delete'."
+        )
+    resolved = {k: _resolve(k, v) for k, v in options.items()}
+    return MediaSource(model=model, **resolved)
 
 
 def source_for(model: type[models.Model]) -> MediaSource | None:

@@ -1,4 +1,4 @@
-"""fastpix_doctor's findings: settings, encryption, tokens (live verify), webhooks, media."""
+"""fastpix_doctor's findings: settings, encryption, tokens, webhooks, media, sources."""
 
 from __future__ import annotations
 
@@ -12,17 +12,28 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import DatabaseError
 from django.utils import timezone
 
+from ..client.credentials import token_id_problem
 from ..conf import fastpix_settings
 from ..exceptions import FastPixError
 from ..fields import UndecryptableValue
 from ..models import AccessToken, Media, MediaStatus, TokenStatus, Workspace
 from ..scopes import Scope
+from ..sources import media_sources
+from .source_audit import objects_without_media
 from .verify import verify_token
 
 OK, WARN, FAIL = "OK", "WARN", "FAIL"
 
 # A pending media older than this has likely lost its task (a worker down, a queue misrouted).
 STUCK_AFTER = timedelta(minutes=15)
+
+# Pending media carrying an error listed one by one, at most this many per workspace.
+PENDING_ERRORS_LISTED = 10
+
+# System checks reported under "sources" rather than "settings"; a source whose workspace is
+# missing makes no media for any save, as serious here as a workspace without a token.
+SOURCE_CHECKS = {"fastpix.E005", "fastpix.E006", "fastpix.E007", "fastpix.E008", "fastpix.W003"}
+FAIL_IN_DOCTOR = {"fastpix.W003"}
 
 ROTATE_REMEDY = (
     "Add the key it was encrypted with to FIELD_ENCRYPTION_KEY (a list, the new key first), "
@@ -45,7 +56,10 @@ def diagnose(
     *, verify: bool = True, by: str = "system:doctor", stuck_after: timedelta = STUCK_AFTER
 ) -> list[Finding]:
     """Check settings, encryption and every workspace; ``verify`` asks FastPix about each token."""
-    findings = system_check_findings()
+    checked = system_check_findings()
+    # Source findings are printed together, after the workspaces.
+    findings = [f for f in checked if f.area != "sources"]
+    sources = [f for f in checked if f.area == "sources"]
     settings_ok = not any(f.level == FAIL and f.area == "settings" for f in findings)
     key_usable = not any(f.check_id == "fastpix.E001" for f in findings)
     try:
@@ -56,6 +70,7 @@ def diagnose(
     except DatabaseError as exc:
         return [
             *findings,
+            *sources,
             Finding(
                 FAIL,
                 "database",
@@ -75,17 +90,19 @@ def diagnose(
             by=by,
             stuck_after=stuck_after,
         )
-    return findings
+    return [*findings, *sources, *source_object_findings()]
 
 
 def system_check_findings() -> list[Finding]:
     """The ``fastpix.*`` system checks as findings, with an OK line for each part that passed."""
     messages = [m for m in checks.run_checks() if str(m.id or "").startswith("fastpix.")]
     ids = {m.id for m in messages}
-    by_area: dict[str, list[Finding]] = {"settings": [], "encryption": []}
+    by_area: dict[str, list[Finding]] = {"settings": [], "encryption": [], "sources": []}
     for message in messages:
         area = "encryption" if message.id in ("fastpix.E001", "fastpix.E002") else "settings"
+        area = "sources" if message.id in SOURCE_CHECKS else area
         level = FAIL if message.is_serious() else WARN if message.level >= checks.WARNING else OK
+        level = FAIL if message.id in FAIL_IN_DOCTOR else level
         by_area[area].append(
             Finding(level, area, str(message.msg), str(message.hint or ""), str(message.id))
         )
@@ -101,7 +118,7 @@ def system_check_findings() -> list[Finding]:
             by_area["encryption"].append(
                 Finding(OK, "encryption", "Every stored FastPix secret decrypts.")
             )
-    return by_area["settings"] + by_area["encryption"]
+    return by_area["settings"] + by_area["encryption"] + by_area["sources"]
 
 
 def workspace_findings(
@@ -115,6 +132,7 @@ def workspace_findings(
     if key_usable:
         findings.append(webhook_secret_finding(workspace, area))
     findings += media_findings(workspace, area, stuck_after)
+    findings += pending_error_findings(workspace, area)
     return findings
 
 
@@ -162,44 +180,63 @@ def token_findings(workspace: Workspace, area: str) -> list[Finding]:
 def token_decrypt_findings(
     workspace: Workspace, area: str, *, verify: bool, by: str
 ) -> list[Finding]:
-    """Each active token decrypts; with ``verify``, FastPix accepts it (a 401 invalidates it)."""
+    """Tokens decrypt and keep the token-id rule; with ``verify``, FastPix accepts active ones."""
     findings: list[Finding] = []
-    for token in AccessToken.objects.active().filter(workspace=workspace).order_by("pk"):
+    # Invalid tokens too: a verify may make one active again, so a broken id matters there.
+    tokens = AccessToken.objects.filter(workspace=workspace).exclude(status=TokenStatus.REVOKED)
+    for token in tokens.order_by("pk"):
         name = f"Token #{token.pk} {token}"
+        active = token.status == TokenStatus.ACTIVE
         if isinstance(token.token_id, UndecryptableValue) or isinstance(
             token.secret_key, UndecryptableValue
         ):
-            findings.append(Finding(FAIL, area, f"{name} cannot be decrypted.", ROTATE_REMEDY))
+            if active:
+                findings.append(Finding(FAIL, area, f"{name} cannot be decrypted.", ROTATE_REMEDY))
             continue
-        if not verify:
-            continue
-        try:
-            result = verify_token(token, by=by)
-        except (FastPixError, ImproperlyConfigured) as exc:
-            findings.append(Finding(FAIL, area, f"{name}: {exc}", "Rerun once it is fixed."))
-            continue
-        if result.ok:
-            findings.append(Finding(OK, area, f"{name}: FastPix accepted it."))
-        elif result.invalidated:
-            findings.append(
-                Finding(
-                    FAIL,
-                    area,
-                    f"{name}: {result.detail} It is now marked invalid.",
-                    "Create a new token in FastPix, add it with `manage.py fastpix_token add`, "
-                    f"then revoke this one (`fastpix_token revoke {token.pk} --reason ...`).",
-                )
-            )
-        else:
-            findings.append(
-                Finding(
-                    FAIL,
-                    area,
-                    f"{name}: {result.detail}",
-                    "Check FASTPIX['API_BASE_URL'], the network and the token's permissions.",
-                )
-            )
+        problem = token_id_problem(token.token_id)
+        if problem:
+            findings.append(token_rule_finding(token, workspace, name, problem))
+        elif verify and active:
+            findings.append(verify_finding(token, name, area, by))
     return findings
+
+
+def token_rule_finding(
+    token: AccessToken, workspace: Workspace, name: str, problem: str
+) -> Finding:
+    """A stored token id that no request can carry (stored before the rule); names no id."""
+    return Finding(
+        FAIL if token.status == TokenStatus.ACTIVE else WARN,
+        f"workspace {workspace.slug}",
+        f"{name}: {problem} No FastPix request can use this token.",
+        f"Revoke it (`manage.py fastpix_token revoke {token.pk} --reason ...`) and add it again "
+        "with the id exactly as FastPix shows it "
+        f"(`manage.py fastpix_token add --workspace {workspace.slug} --name NAME`).",
+    )
+
+
+def verify_finding(token: AccessToken, name: str, area: str, by: str) -> Finding:
+    """Ask FastPix about one active token; a 401 marks it invalid, as `fastpix_token verify`."""
+    try:
+        result = verify_token(token, by=by)
+    except (FastPixError, ImproperlyConfigured) as exc:
+        return Finding(FAIL, area, f"{name}: {exc}", "Rerun once it is fixed.")
+    if result.ok:
+        return Finding(OK, area, f"{name}: FastPix accepted it.")
+    if result.invalidated:
+        return Finding(
+            FAIL,
+            area,
+            f"{name}: {result.detail} It is now marked invalid.",
+            "Create a new token in FastPix, add it with `manage.py fastpix_token add`, "
+            f"then revoke this one (`fastpix_token revoke {token.pk} --reason ...`).",
+        )
+    return Finding(
+        FAIL,
+        area,
+        f"{name}: {result.detail}",
+        "Check FASTPIX['API_BASE_URL'], the network and the token's permissions.",
+    )
 
 
 def webhook_secret_finding(workspace: Workspace, area: str) -> Finding:
@@ -258,4 +295,78 @@ def media_findings(workspace: Workspace, area: str, stuck_after: timedelta) -> l
         )
     if not stuck and not failed:
         findings.append(Finding(OK, area, f"No stuck or failed media ({media.count()} in all)."))
+    return findings
+
+
+def pending_error_findings(workspace: Workspace, area: str) -> list[Finding]:
+    """Pending media whose last attempt left a reason (retried later), each with that reason."""
+    erring = (
+        Media.objects.filter(workspace=workspace, status=MediaStatus.PENDING)
+        .exclude(error="")
+        .order_by("pk")
+    )
+    listed = list(erring[:PENDING_ERRORS_LISTED])
+    findings = [
+        Finding(
+            WARN,
+            area,
+            f"Media #{media.pk} {str(media)!r} is pending after {media.creation_attempts} "
+            f"attempt(s): {_first_line(media.error)}",
+            "It is tried again automatically; once the cause is fixed, "
+            f"`manage.py fastpix_media retry {media.pk}` tries now.",
+        )
+        for media in listed
+    ]
+    more = erring.count() - len(listed) if len(listed) == PENDING_ERRORS_LISTED else 0
+    if more:
+        findings.append(
+            Finding(
+                WARN,
+                area,
+                f"{more} more pending media with an error.",
+                f"`manage.py fastpix_media list --workspace {workspace.slug} --status pending`.",
+            )
+        )
+    return findings
+
+
+def _first_line(text: str, limit: int = 300) -> str:
+    line = (text.strip().splitlines() or [""])[0]
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def source_object_findings() -> list[Finding]:
+    """Per source model, the objects holding a video URL that never got a media."""
+    try:
+        sources = media_sources()
+    except Exception:
+        # A broken MEDIA_SOURCES (a model, field or import) is named by fastpix.E005-E008.
+        return []
+    findings: list[Finding] = []
+    for source in sources.values():
+        label = source.model._meta.label
+        try:
+            missing = objects_without_media(source).count()
+        except DatabaseError as exc:
+            findings.append(
+                Finding(
+                    WARN,
+                    "sources",
+                    f"{label} cannot be read ({type(exc).__name__}).",
+                    "Run `manage.py migrate`.",
+                )
+            )
+            continue
+        if missing:
+            findings.append(
+                Finding(
+                    WARN,
+                    "sources",
+                    f"{missing} {label} object(s) hold a video URL but have no media: saved "
+                    "while no media could be made (a missing workspace, a failing source "
+                    "option; the log says which).",
+                    "Fix the cause (see the findings above), then run "
+                    "`manage.py fastpix_media recover`: it creates their media.",
+                )
+            )
     return findings

@@ -1,4 +1,4 @@
-"""The fake's answers judged by FastPix's official OpenAPI document (shared/fastpix/openapi.yaml).
+"""The fake's answers judged by FastPix's official OpenAPI document (tests/fake/data/openapi.yaml).
 
 Each covered operation is called over HTTP and its status + body are validated with
 openapi-core against the operation's documented responses (errors against `default`,
@@ -9,6 +9,7 @@ they need no exception; the SDK's list form of `mp4Support` is checked to fail o
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -26,8 +27,8 @@ from django_fastpix.testing import FakeFastPix
 
 from .conftest import Api
 
-# CI runs in a fresh clone with shared/ beside the repo.
-SPEC_PATH = Path(__file__).resolve().parents[2] / ".." / "shared" / "fastpix" / "openapi.yaml"
+# A copy inside the repository (see data/README.md): the tests read nothing outside it.
+SPEC_PATH = Path(__file__).resolve().parent / "data" / "openapi.yaml"
 
 
 @pytest.fixture(scope="module")
@@ -175,3 +176,10 @@ def test_sdk_style_mp4_support_is_the_only_deviation(
     media_id = api.create_media(mp4Support="audioOnly,capped_4k")["id"]
     errors = schema_errors(spec, api.get(f"/on-demand/{media_id}"))
     assert errors and {path for path, _ in errors} == {("data", "mp4Support")}
+
+
+def test_the_document_is_the_unmodified_copy() -> None:
+    """The copy is FastPix's document byte for byte: its digest is the one data/README.md gives."""
+    readme = (SPEC_PATH.parent / "README.md").read_text(encoding="utf-8")
+    digest = hashlib.sha256(SPEC_PATH.read_bytes()).hexdigest()
+    assert f"sha256 `{digest}`" in readme

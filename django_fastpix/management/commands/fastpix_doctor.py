@@ -7,17 +7,20 @@ from dataclasses import asdict
 from datetime import timedelta
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from ...services.doctor import FAIL, OK, STUCK_AFTER, WARN, Finding, diagnose
+from ..base import FastPixCommand
 
 
-class Command(BaseCommand):
+class Command(FastPixCommand):
     help = (
         "Diagnose the FastPix integration: settings, FIELD_ENCRYPTION_KEY and stored secrets, "
         "each workspace's tokens (verified live with FastPix unless --no-verify; a token "
-        "FastPix rejects is marked invalid, as `fastpix_token verify` would), webhook secret, "
-        "and stuck media. Prints OK/WARN/FAIL with a remedy; exits non-zero on any FAIL."
+        "FastPix rejects is marked invalid, as `fastpix_token verify` would; a stored id that "
+        "breaks the token-id rule is reported, never shown), webhook secret, stuck, failed and "
+        "erring pending media, and MEDIA_SOURCES (a missing workspace, objects with a video "
+        "URL but no media). Prints OK/WARN/FAIL with a remedy; exits non-zero on any FAIL."
     )
     # The doctor reports the checks' findings itself; failing checks must not stop it.
     requires_system_checks: list[str] = []
