@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from django.db import models
 
 
@@ -20,3 +22,13 @@ def lesson_workspace(lesson: Lesson) -> str:
 
 def lesson_metadata(lesson: Lesson) -> dict[str, str]:
     return {"lesson": str(lesson.pk)}
+
+
+class Clip(models.Model):
+    """A source model with a UUID primary key (stored as 32 hex digits on SQLite)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    video_url = models.URLField(max_length=2000, blank=True)
+
+    def __str__(self) -> str:
+        return str(self.pk)
