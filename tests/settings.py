@@ -82,6 +82,24 @@ FASTPIX: dict[str, object] = {
         }
     },
 }
+# Tests that start worker processes tune them through the environment, as FASTPIX_API_BASE_URL
+# above (tests/queue/test_soak.py: short timeouts and creation backoff, the "queue" backend).
+for _key, _cast in (
+    ("TASK_BACKEND", env.str),
+    ("CONNECT_TIMEOUT", env.float),
+    ("READ_TIMEOUT", env.float),
+    ("MAX_RETRIES", env.int),
+    ("RETRY_BACKOFF_BASE", env.float),
+    ("RETRY_BACKOFF_MAX", env.float),
+    ("RETRY_AFTER_MAX", env.float),
+    ("CREATION_RETRY_BASE", env.float),
+    ("CREATION_RETRY_MAX", env.float),
+    ("CREATION_MAX_ATTEMPTS", env.int),
+    ("CREATION_LEASE_SECONDS", env.float),
+    ("RECOVERY_GRACE_SECONDS", env.float),
+):
+    if f"FASTPIX_{_key}" in os.environ:
+        FASTPIX[_key] = _cast(f"FASTPIX_{_key}")
 TASKS = {
     "default": {"BACKEND": IMMEDIATE_BACKEND},
     # A real queue: rows in the database, run by `db_worker` processes (tests/queue).

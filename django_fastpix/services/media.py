@@ -26,6 +26,7 @@ from ..exceptions import (
     NotFoundError,
     NoUsableTokenError,
     PermissionDeniedError,
+    RequestTimeoutError,
 )
 from ..models import Media, MediaStatus, PlaybackId
 from . import api
@@ -90,7 +91,12 @@ def attempt_creation(media_id: int) -> Media | None:
         if isinstance(exc, DatabaseError):
             _drop_broken_connections()
         reason = f"{type(exc).__name__}: {exc}"
-        schedule_retry(media_id, reason, retry_after=getattr(exc, "retry_after", None))
+        wait = getattr(exc, "retry_after", None)
+        if isinstance(exc, RequestTimeoutError):
+            # FastPix may still be working on a create it did not answer in time: the next
+            # attempt, which looks the media up by reference first, waits at least as long.
+            wait = max(wait or 0.0, float(fastpix_settings.READ_TIMEOUT))
+        schedule_retry(media_id, reason, retry_after=wait)
         return None
 
 

@@ -319,21 +319,41 @@ class FakeFastPix:
         retry_after: float | None = None,
         nth: int | None = None,
         times: int | None = None,
+        rate: float | None = None,
+        seed: int | None = None,
     ) -> Fault:
         """Make matching requests misbehave; see the module docs for route patterns.
 
         `status`: answer with that status and the error envelope (429 adds Retry-After,
-        default 1 s). `latency`: sleep first. `reset`: close with RST, no response.
-        `hang`: never answer until the fault is cleared or the server stops.
-        `nth=N`: only the N-th matching request (counted from now) faults.
-        `times=k`: the next k matching requests fault, then the route is normal again.
+        default 1 s). `latency`: sleep first, then answer normally: a write is carried out
+        even if the client gave up waiting (FastPix did the work, the answer came too late).
+        `reset`: close with RST, no response. `hang`: never answer until the fault is cleared
+        or the server stops. `nth=N`: only the N-th matching request (counted from now)
+        faults. `times=k`: at most k matching requests fault, then the route is normal again.
+        `rate=p`: each matching request faults with probability p (0..1), drawn from a
+        generator seeded with `seed` (repeatable) or from the system's entropy.
         """
         if sum(bool(x) for x in (status is not None, reset, hang)) > 1:
             raise ValueError("choose one of status, reset and hang")
         if status is None and not (reset or hang or latency):
             raise ValueError("a fault needs status, latency, reset or hang")
+        if rate is not None:
+            if nth is not None:
+                raise ValueError("choose one of nth and rate")
+            if not 0.0 <= rate <= 1.0:
+                raise ValueError(f"rate is a probability between 0 and 1, not {rate!r}")
         fault = Fault(
-            route, RoutePattern.parse(route), status, latency, reset, hang, retry_after, nth, times
+            route,
+            RoutePattern.parse(route),
+            status,
+            latency,
+            reset,
+            hang,
+            retry_after,
+            nth,
+            times,
+            rate=rate,
+            seed=seed,
         )
         return self.faults.add(fault)
 

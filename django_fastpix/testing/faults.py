@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import random
 import threading
 from dataclasses import dataclass, field
 
@@ -24,10 +25,18 @@ class Fault:
     retry_after: float | None = None
     nth: int | None = None
     times: int | None = None
+    rate: float | None = None
+    seed: int | None = None
     id: int = field(default_factory=lambda: next(_ids))
     seen: int = 0
     applied: int = 0
     released: threading.Event = field(default_factory=threading.Event)
+    # Each fault draws from its own generator: with a seed, whether the N-th matching request
+    # faults depends only on N, not on other faults or on timing.
+    rng: random.Random = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.rng = random.Random(self.seed)  # noqa: S311 (test data, not cryptographic)
 
     def exhausted(self) -> bool:
         """Whether the fault can no longer apply."""
@@ -37,7 +46,11 @@ class Fault:
 
 
 class FaultSet:
-    """The active faults; every matching request counts towards each fault's `nth`."""
+    """The active faults; every matching request counts towards each fault's `nth`.
+
+    A probabilistic fault (`rate`) draws for every matching request, whether or not an
+    earlier fault already fired; the first fault that fires is the one applied.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -77,7 +90,12 @@ class FaultSet:
                 if not f.pattern.matches(method, path) or f.exhausted():
                     continue
                 f.seen += 1
-                fires = f.seen == f.nth if f.nth is not None else True
+                if f.nth is not None:
+                    fires = f.seen == f.nth
+                elif f.rate is not None:
+                    fires = f.rng.random() < f.rate
+                else:
+                    fires = True
                 if fires and chosen is None:
                     f.applied += 1
                     chosen = f

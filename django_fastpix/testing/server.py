@@ -191,7 +191,8 @@ class FakeRequestHandler(BaseHTTPRequestHandler):
                 record.fault = "status"
                 headers = {}
                 if fault.status == 429 or fault.retry_after is not None:
-                    headers["Retry-After"] = _seconds(fault.retry_after or 1)
+                    wait = 1.0 if fault.retry_after is None else fault.retry_after
+                    headers["Retry-After"] = _seconds(wait)
                 self._send(
                     record,
                     Reply(
