@@ -29,7 +29,10 @@ def resolve_workspace(source: MediaSource, instance: models.Model) -> Workspace:
     chosen = source.workspace(instance) if callable(source.workspace) else source.workspace
     if isinstance(chosen, Workspace):
         return chosen
-    return Workspace.objects.get(slug=str(chosen))
+    workspace = Workspace.objects.filter(slug=str(chosen)).first()
+    if workspace is None:
+        raise LookupError(f"no workspace has the slug {str(chosen)!r} (create it first)")
+    return workspace
 
 
 def media_for_saved_source(source: MediaSource, instance: models.Model) -> Media | None:

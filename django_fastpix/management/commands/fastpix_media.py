@@ -200,7 +200,15 @@ class Command(FastPixCommand):
                 self.stdout.write(f"  {key}: {data[key]}")
         for playback in data["playback_ids"]:
             self.stdout.write(f"  playback id: {playback['id']} ({playback['access_policy']})")
-        for key in ("created_at", "updated_at", "last_synced_at", "last_event_at"):
+        if media.status == MediaStatus.PENDING and media.creation_attempts:
+            self.stdout.write(f"  creation attempts: {media.creation_attempts}")
+        for key in (
+            "next_attempt_at",
+            "created_at",
+            "updated_at",
+            "last_synced_at",
+            "last_event_at",
+        ):
             if data[key]:
                 self.stdout.write(f"  {key}: {data[key]}")
 
@@ -242,6 +250,8 @@ def _as_dict(media: Media, *, playback: bool = True) -> dict[str, Any]:
         "access_policy": media.access_policy,
         "duration": media.duration,
         "error": media.error,
+        "creation_attempts": media.creation_attempts,
+        "next_attempt_at": when(media.next_attempt_at) if media.status == "pending" else None,
         "created_at": when(media.created_at),
         "updated_at": when(media.updated_at),
         "last_synced_at": when(media.last_synced_at),
