@@ -57,7 +57,14 @@ def recover_media(*, now: datetime | None = None, limit: int | None = None) -> R
     report = RecoveryReport()
     grace = timedelta(seconds=float(fastpix_settings.RECOVERY_GRACE_SECONDS))
     with transaction.atomic():
-        due = list(due_media(now).order_by("pk").values_list("pk", flat=True)[:limit])
+        # Locked, skipping rows another run holds: two runs at once split the due rows
+        # instead of both reading them before either has pushed them out.
+        due = list(
+            due_media(now)
+            .select_for_update(skip_locked=True)
+            .order_by("pk")
+            .values_list("pk", flat=True)[:limit]
+        )
         # Pushed out first, so an overlapping recovery run does not queue the same rows.
         Media.objects.filter(pk__in=due).update(next_attempt_at=now + grace)
     for pk in due:

@@ -10,7 +10,7 @@ import json
 import logging
 import math
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
 from functools import partial
@@ -345,7 +345,10 @@ def apply_event(event: WebhookEvent) -> bool:
     payload = event.payload if isinstance(event.payload, dict) else {}
     data = _member(payload, "data")
     if not isinstance(data.get("id"), str) or not data["id"]:
-        data["id"] = event.object_id
+        # The id as the envelope gave it, whole: event.object_id is cut to its column, and a
+        # cut id would name some other media (or none) instead of being refused below.
+        whole = _member(payload, "object").get("id") or data.get("id") or data.get("uploadId")
+        data["id"] = str(whole) if isinstance(whole, (str, int)) and whole else event.object_id
     if event.type in ("video.media.upload", "video.media.upload.cancelled"):
         return _apply_upload_event(event, data)
     try:
@@ -363,7 +366,9 @@ def apply_event(event: WebhookEvent) -> bool:
             event.workspace, remote.id, MediaStatus.DELETED if deleted else MediaStatus.CREATED
         )
     elif not media.fastpix_id:
-        media = link_remote(media, remote)
+        # A `deleted` event's data still says what the media was (often "Ready"): linking
+        # with that status would store it and send media_ready for a media already gone.
+        media = link_remote(media, replace(remote, status="deleted") if deleted else remote)
     media = Media.objects.select_for_update().get(pk=media.pk)
     if deleted:
         mark_deleted(media)

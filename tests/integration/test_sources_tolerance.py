@@ -40,8 +40,7 @@ def test_a_dotted_path_that_does_not_import_breaks_no_save(settings, workspace, 
             "testapp.Lesson": {"url_field": "video_url", "workspace": "no.such.module.callable"}
         },
     }
-    with caplog.at_level(logging.ERROR):
-        with transaction.atomic():
-            lesson = Lesson.objects.create(title="L", video_url="https://cdn.example.com/l.mp4")
+    with caplog.at_level(logging.ERROR), transaction.atomic():
+        lesson = Lesson.objects.create(title="L", video_url="https://cdn.example.com/l.mp4")
     assert Lesson.objects.filter(pk=lesson.pk).exists()
     assert "no.such.module" in caplog.text
