@@ -12,7 +12,6 @@ import json
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +25,7 @@ from django_fastpix.services import api, webhooks
 from django_fastpix.services import media as media_services
 from django_fastpix.services.media import reference_key
 from tests.conftest import subprocess_env
+from tests.processes import wait_for
 from tests.reliability_support import WEBHOOK_SECRET, event_body, signed, webhook_path
 from tests.testapp.models import Lesson
 
@@ -38,15 +38,6 @@ def hooked(workspace):
     workspace.webhook_secret = WEBHOOK_SECRET
     workspace.save()
     return workspace
-
-
-def wait_for(predicate, timeout: float = 20.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def deliver(ws, body: bytes) -> webhooks.Delivery:
@@ -134,7 +125,8 @@ def test_create_answer_after_ready_webhook_for_real(
                 wait_for(
                     lambda: Media.objects.filter(
                         workspace=ws, status=MediaStatus.READY, duration__isnull=False
-                    ).exists()
+                    ).exists(),
+                    timeout=20,
                 )
             )
         return result

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import time
 import uuid
 from datetime import timedelta
 
@@ -19,6 +18,7 @@ from hypothesis import strategies as st
 from django_fastpix.models import Media, MediaStatus, WebhookEvent, WebhookOutcome
 from django_fastpix.services import webhooks
 from django_fastpix.services.webhooks import rotate_webhook_secret, signature
+from tests.processes import wait_for
 from tests.testapp.models import Lesson
 
 pytestmark = pytest.mark.django_db
@@ -266,15 +266,6 @@ def test_generated_bytes_never_produce_a_500(client, hooked, raw):
 # --- end to end: the fake FastPix delivers signed webhooks to a live server ---
 
 
-def wait_for(predicate, timeout=15.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
-
-
 @pytest.mark.django_db(transaction=True)
 def test_lesson_becomes_ready_through_task_and_webhooks(
     live_server, fake_token, workspace, fake_api
@@ -291,7 +282,7 @@ def test_lesson_becomes_ready_through_task_and_webhooks(
         media = Media.objects.filter(object_id=str(lesson.pk)).first()
         return media is not None and media.status == MediaStatus.READY
 
-    assert wait_for(ready), list(Media.objects.values("status", "error"))
+    assert wait_for(ready, timeout=15), list(Media.objects.values("status", "error"))
     media = Media.objects.get()
     assert media.source_object == lesson and media.duration == 10
     assert media.playback_ids.count() == 1

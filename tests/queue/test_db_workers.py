@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -13,6 +10,7 @@ from django.db import transaction
 from django_fastpix.models import Media, MediaStatus
 from django_fastpix.tasks import enqueue_create
 from tests.conftest import subprocess_env
+from tests.processes import start_db_worker, stop, wait_for
 from tests.testapp.models import Lesson
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -23,46 +21,9 @@ def workers(fake_api, settings):
     """Two worker processes on the 'queue' backend, pointed at the fake FastPix."""
     settings.FASTPIX = {**settings.FASTPIX, "TASK_BACKEND": "queue"}
     env = subprocess_env(FASTPIX_API_BASE_URL=fake_api.base_url)
-    procs = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "django",
-                "db_worker",
-                "--backend",
-                "queue",
-                "--interval",
-                "0.1",
-                "--no-startup-delay",
-                "--no-reload",
-                "--worker-id",
-                f"w{n}",
-            ],
-            env=env,
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
-        for n in range(2)
-    ]
+    procs = [start_db_worker(f"w{n}", env) for n in range(2)]
     yield procs
-    for proc in procs:
-        proc.terminate()
-    for proc in procs:
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-
-
-def wait_for(predicate, timeout: float = 60.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
+    stop(procs)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -81,7 +42,7 @@ def test_workers_create_each_media_exactly_once(fake_token, workspace, fake_api,
     def all_linked() -> bool:
         return not Media.objects.filter(fastpix_id__isnull=True).exists()
 
-    ok = wait_for(all_linked)
+    ok = wait_for(all_linked, timeout=60, interval=0.1)
     errors = [
         p.stderr.read1(4000).decode(errors="replace") if p.poll() is not None else ""
         for p in workers

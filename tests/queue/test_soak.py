@@ -15,7 +15,6 @@ from __future__ import annotations
 import base64
 import collections
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -28,6 +27,7 @@ from django.urls import reverse
 from django_fastpix.models import Media, MediaStatus
 from django_fastpix.services.recovery import recover_media
 from tests.conftest import subprocess_env
+from tests.processes import start_db_worker, stop, wait_for
 from tests.testapp.models import Lesson
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -62,40 +62,14 @@ FAULTS: list[dict[str, Any]] = [
 
 def start_workers(env: dict[str, str], logs: list[IO[bytes]]) -> list[subprocess.Popen[bytes]]:
     return [
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "django",
-                "db_worker",
-                "--backend",
-                "queue",
-                "--interval",
-                "0.05",
-                "--no-startup-delay",
-                "--no-reload",
-                "--worker-id",
-                f"soak{n}",
-            ],
-            env={**env, "FASTPIX_MAX_RETRIES": str(WORKER_MAX_RETRIES[n])},
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
+        start_db_worker(
+            f"soak{n}",
+            {**env, "FASTPIX_MAX_RETRIES": str(WORKER_MAX_RETRIES[n])},
+            interval=0.05,
             stderr=log,  # a file: a full pipe would block a worker that logs a lot
         )
         for n, log in enumerate(logs)
     ]
-
-
-def stop(procs: list[subprocess.Popen[bytes]]) -> None:
-    for proc in procs:
-        if proc.poll() is None:
-            proc.terminate()
-    for proc in procs:
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def tail(log: IO[bytes], size: int = 3000) -> str:
@@ -124,15 +98,6 @@ class Recovery(threading.Thread):
                     self.errors.append(f"{type(exc).__name__}: {exc}")
         finally:
             connection.close()
-
-
-def wait_for(predicate, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.25)
-    return predicate()
 
 
 @pytest.mark.django_db(transaction=True)
@@ -169,7 +134,7 @@ def test_soak_200_creations_under_faults(
         def all_ready() -> bool:
             return Media.objects.filter(status=MediaStatus.READY).count() == LESSONS
 
-        done = wait_for(all_ready, timeout=150)
+        done = wait_for(all_ready, timeout=150, interval=0.25)
         elapsed = time.monotonic() - started
         delivered = fake_api.wait_for_webhooks(30)
         alive = [proc.poll() is None for proc in workers]
