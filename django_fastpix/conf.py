@@ -49,6 +49,9 @@ DEFAULTS: dict[str, Any] = {
     "WEBHOOK_PREVIOUS_SECRET_WINDOW": 24 * 3600,
     # The task backend alias (Django Tasks API) media work is enqueued on.
     "TASK_BACKEND": "default",
+    # Dotted path of a django_fastpix.adapter.FastPixAdapter subclass: site-specific creation
+    # behaviour (whether to create, workspace, title, metadata, settings, failures).
+    "ADAPTER": "django_fastpix.adapter.FastPixAdapter",
 }
 
 
