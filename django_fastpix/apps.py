@@ -16,6 +16,9 @@ class DjangoFastPixConfig(AppConfig):
 
     def ready(self) -> None:
         from . import checks  # noqa: F401  (registers the system checks)
-        from .receivers import connect_sources
+        from .receivers import connect_sources, connect_token_signals
+        from .tasks import register_jobs
 
+        register_jobs()
         connect_sources()
+        connect_token_signals()

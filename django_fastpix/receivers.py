@@ -9,6 +9,10 @@ from typing import Any
 from django.db import models, transaction
 from django.db.models.signals import post_delete, post_save
 
+from . import signals
+from .models import AccessToken
+from .services.media import queue_deletion, requeue_pending
+from .services.sources import media_for_saved_source, media_of
 from .sources import media_sources, source_for
 
 logger = logging.getLogger(__name__)
@@ -35,8 +39,6 @@ def source_saved(
     source = source_for(sender)
     if source is None:
         return
-    from .services.sources import media_for_saved_source
-
     try:
         # A savepoint: whatever fails here is undone alone, and the site's save goes on.
         with transaction.atomic():
@@ -55,8 +57,23 @@ def source_deleted(sender: type[models.Model], instance: models.Model, **kwargs:
     source = source_for(sender)
     if source is None or not source.delete_remote_on_delete:
         return
-    from .services.media import queue_deletion
-    from .services.sources import media_of
-
     for media in media_of(instance):
         transaction.on_commit(partial(queue_deletion, media.pk))
+
+
+def connect_token_signals() -> None:
+    """Queue a workspace's pending media again when it gains a usable token."""
+    signals.token_added.connect(
+        requeue_for_token, sender=AccessToken, dispatch_uid="django_fastpix.requeue.added"
+    )
+    signals.token_verified.connect(
+        requeue_for_token, sender=AccessToken, dispatch_uid="django_fastpix.requeue.verified"
+    )
+
+
+def requeue_for_token(
+    sender: type[AccessToken], token: AccessToken, reactivated: bool = True, **kwargs: Any
+) -> None:
+    """Media left pending because no token was usable go through creation again."""
+    if reactivated:
+        requeue_pending(token.workspace_id)

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from django.dispatch import Signal
 
+# A token was added to a workspace (media pending for want of one are queued again).
+# Arguments: sender=AccessToken, token (AccessToken).
+token_added = Signal()
+
 # FastPix answered 401 for a token, which is now marked invalid.
 # Arguments: sender=AccessToken, token (AccessToken), reason (str).
 token_invalidated = Signal()

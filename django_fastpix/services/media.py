@@ -16,7 +16,7 @@ from django.db import DatabaseError, connections, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from .. import signals
+from .. import queue, signals
 from ..client import Media as RemoteMedia
 from ..conf import fastpix_settings
 from ..exceptions import (
@@ -194,8 +194,6 @@ def schedule_retry(media_id: int, reason: str, *, retry_after: float | None = No
     recovery only steps in if it is overdue; on one that cannot (the immediate backend),
     recovery (``fastpix_media recover``) queues it once it is due.
     """
-    from ..tasks import can_defer, enqueue_create
-
     reason = reason[:2000]
     now = timezone.now()
     try:
@@ -215,7 +213,7 @@ def schedule_retry(media_id: int, reason: str, *, retry_after: float | None = No
         _fail(media, f"Gave up after {attempts} attempts. Last error: {reason}")
         return
     run_after = now + timedelta(seconds=max(retry_after or 0.0, creation_backoff(attempts)))
-    deferred = can_defer()
+    deferred = queue.can_defer("create_media")
     grace = timedelta(seconds=float(fastpix_settings.RECOVERY_GRACE_SECONDS))
     try:
         Media.objects.filter(pk=media_id, status=MediaStatus.PENDING).update(
@@ -232,7 +230,7 @@ def schedule_retry(media_id: int, reason: str, *, retry_after: float | None = No
     if not deferred:
         return
     try:
-        enqueue_create(media_id, run_after=run_after)
+        queue.enqueue("create_media", media_id, run_after=run_after)
     except Exception:  # the queue itself failed: recovery requeues the row when it is due
         logger.exception("Could not queue the next attempt of media %s", media_id)
         with contextlib.suppress(DatabaseError):
@@ -247,10 +245,8 @@ def queue_creation(media_id: int) -> None:
     If the enqueue fails (queue database or Redis unreachable, a misnamed backend), the row
     keeps the reason and is due for recovery at once.
     """
-    from ..tasks import enqueue_create
-
     try:
-        enqueue_create(media_id)
+        queue.enqueue("create_media", media_id)
     except Exception as exc:  # anything: this runs after the site's commit, in its request
         logger.exception("Could not queue creation of FastPix media %s", media_id)
         with contextlib.suppress(DatabaseError):
@@ -265,10 +261,8 @@ def queue_deletion(media_id: int) -> None:
 
     The row keeps its status, so ``fastpix_media delete`` or the admin can delete it later.
     """
-    from ..tasks import enqueue_delete
-
     try:
-        enqueue_delete(media_id)
+        queue.enqueue("delete_media", media_id)
     except Exception:  # anything: this runs after the site's commit, in its request
         logger.exception("Could not queue deletion of FastPix media %s", media_id)
 

@@ -68,7 +68,7 @@ def add_token(
         # Lost a race with a concurrent add of the same token id.
         raise _duplicate(workspace, token_id) from None
     logger.info("Added FastPix token %r (…%s) to %s", token.name, token.token_id_hint, workspace)
-    _requeue_pending_media(workspace.pk)
+    transaction.on_commit(partial(signals.token_added.send, sender=AccessToken, token=token))
     return token
 
 
@@ -77,13 +77,6 @@ def _duplicate(workspace: Workspace, token_id: str) -> DuplicateTokenError:
     return DuplicateTokenError(
         f"Workspace {workspace.slug!r} already holds a token ending …{token_id_hint(token_id)}."
     )
-
-
-def _requeue_pending_media(workspace_id: int) -> None:
-    # Media left pending for want of a usable token go through creation again.
-    from .media import requeue_pending
-
-    requeue_pending(workspace_id)
 
 
 def _change_status(

@@ -117,9 +117,5 @@ def verify_token(token: AccessToken, *, by: str = "system") -> VerifyResult:
     )
     if token.status == TokenStatus.REVOKED:
         return VerifyResult(token, False, "The token was revoked meanwhile; it stays revoked.")
-    if reactivated:
-        from .media import requeue_pending
-
-        requeue_pending(token.workspace_id)
     logger.info("FastPix token %r (…%s) verified", token.name, token.token_id_hint)
     return VerifyResult(token, True, "FastPix accepted the token.", reactivated=reactivated)
