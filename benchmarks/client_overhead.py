@@ -6,8 +6,8 @@ All three create media on the same fake FastPix, interleaved call by call in one
 that machine noise hits them alike. The fake runs in its own process (as FastPix would be
 remote): in-process, its threads share the GIL with the contenders and distort the figures.
 Prints medians and ratios against (b):
-(a) django_fastpix.services.api.call(workspace, "create_media", url): token lookup in the
-    database, decryption, scope check, signing, retries armed, response parsed;
+(a) django_fastpix.services.api.call(workspace, FastPixClient.create_media, url): token
+    lookup in the database, decryption, scope check, signing, retries armed, response parsed;
 (b) a reused requests.Session().post(url, json=..., auth=(id, secret)), the floor;
 (c) the official fastpix-python SDK's input_video.create_media.
 """
@@ -41,6 +41,7 @@ from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 
+from django_fastpix.client import FastPixClient  # noqa: E402
 from django_fastpix.models import Workspace  # noqa: E402
 from django_fastpix.services import api  # noqa: E402
 from django_fastpix.services.tokens import add_token  # noqa: E402
@@ -98,7 +99,7 @@ def measure(calls: int, fake: subprocess.Popen[str], database_url: str) -> None:
     body = {"inputs": [{"type": "video", "url": URL}], "accessPolicy": "public"}
 
     def service() -> None:
-        api.call(workspace, "create_media", URL, access_policy="public")
+        api.call(workspace, FastPixClient.create_media, URL, access_policy="public")
 
     def bare() -> None:
         response = session.post(f"{base_url}/on-demand", json=body, auth=(TOKEN_ID, SECRET))
@@ -117,7 +118,7 @@ def measure(calls: int, fake: subprocess.Popen[str], database_url: str) -> None:
     def official() -> None:
         sdk.input_video.create_media(inputs=sdk_inputs, access_policy="public")
 
-    from django_fastpix.client import Credentials, FastPixClient, Transport
+    from django_fastpix.client import Credentials, Transport
 
     client = FastPixClient(Credentials(TOKEN_ID, SECRET), transport=Transport.from_settings())
 

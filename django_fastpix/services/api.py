@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
 from functools import partial
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from cryptography.fernet import InvalidToken
 from django.db import connections, router
@@ -32,6 +32,10 @@ from ..scopes import Scope
 from .tokens import invalidate_token
 
 logger = logging.getLogger(__name__)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+T = TypeVar("T")
 
 # One failover: a 401 invalidates the token and the call is retried once with the next one.
 MAX_TOKENS_PER_CALL = 2
@@ -144,21 +148,25 @@ def _decrypted(ciphertext: str) -> str | UndecryptableValue:
         return UndecryptableValue(ciphertext)
 
 
-def call(workspace: Workspace, method: str, /, *args: Any, **kwargs: Any) -> Any:
-    """Run ``FastPixClient.<method>(*args, **kwargs)`` for ``workspace`` with a fitting token.
+def call(
+    workspace: Workspace,
+    method: Callable[Concatenate[FastPixClient, P], R],
+    /,
+    *args: P.args,
+    **kwargs: P.kwargs,
+) -> R:
+    """Run a ``FastPixClient`` method for ``workspace`` with a fitting token; its result.
 
-    The method's declared scope decides which tokens qualify. A 401 marks the token invalid
+    ``call(workspace, FastPixClient.create_media, url, access_policy="private")`` returns
+    what ``create_media`` returns, and mypy checks the arguments against its signature. The
+    method's declared scope decides which tokens qualify. A 401 marks the token invalid
     (recorded, ``token_invalidated`` sent after commit) and the call is retried once with the
     next usable token; a token revoked or invalidated by anyone during the call's retries is
     dropped the same way. A 403, timeouts and 5xx leave every token as it is. Iterating
     methods (``iter_*``) are refused: use ``pages`` or ``items``, which pick a token per page.
     """
-    if method.startswith("iter_"):
-        raise TypeError(
-            f"{method} would keep one token for a whole iteration; use "
-            "django_fastpix.services.api.pages() or items() instead."
-        )
-    scope = required_scope(getattr(FastPixClient, method))
+    name = _client_method_name(method)
+    scope = required_scope(method)
     transport = Transport.from_settings()
     tried: set[int] = set()
     token = pick_token(workspace, scope)
@@ -169,7 +177,7 @@ def call(workspace: Workspace, method: str, /, *args: Any, **kwargs: Any) -> Any
             before_resend=partial(ensure_still_usable, token),
         )
         try:
-            result = getattr(client, method)(*args, **kwargs)
+            result = method(client, *args, **kwargs)
         except TokenNoLongerUsableError as exc:
             tried.add(token.pk)
             logger.warning("%s", exc)
@@ -188,10 +196,11 @@ def call(workspace: Workspace, method: str, /, *args: Any, **kwargs: Any) -> Any
                     by=SYSTEM_ACTOR,
                 )
             logger.warning(
-                "FastPix rejected token %r (…%s) of %s; marked invalid",
+                "FastPix rejected token %r (…%s) of %s in %s; marked invalid",
                 token.name,
                 token.token_id_hint,
                 workspace.slug,
+                name,
             )
             if len(tried) >= MAX_TOKENS_PER_CALL:
                 raise
@@ -204,33 +213,51 @@ def call(workspace: Workspace, method: str, /, *args: Any, **kwargs: Any) -> Any
         return result
 
 
+def _client_method_name(method: Callable[..., Any]) -> str:
+    """The name of ``method`` if it is one of FastPixClient's API methods; else TypeError."""
+    name = getattr(method, "__name__", "")
+    if getattr(FastPixClient, name, None) is not method:
+        raise TypeError(
+            f"{method!r} is not a FastPixClient method: pass one, e.g. FastPixClient.get_media."
+        )
+    if name.startswith("iter_"):
+        raise TypeError(
+            f"{name} would keep one token for a whole iteration; use "
+            "django_fastpix.services.api.pages() or items() instead."
+        )
+    return name
+
+
 def pages(
     workspace: Workspace,
-    method: str,
+    method: Callable[Concatenate[FastPixClient, int, int, P], Page[T]],
     /,
-    *args: Any,
-    page_size: int = MAX_PAGE_SIZE,
-    start: int = 1,
-    **kwargs: Any,
-) -> Iterator[Page[Any]]:
-    """Each page of the list endpoint ``method`` (``list_media``, ``list_live_streams``…).
+    *args: P.args,
+    **kwargs: P.kwargs,
+) -> Iterator[Page[T]]:
+    """Each page (50 items, FastPix's maximum) of a list method, e.g. ``list_media``.
 
     Every page is its own ``call``: the token is picked per page, so a revoke committed
     while a caller works through the pages stops the next page, and a 401 on a page fails
-    over like any call. Extra arguments follow ``limit`` and ``offset`` (e.g. ``order_by``).
+    over like any call. Arguments after ``limit`` and ``offset`` follow the method
+    (``pages(ws, FastPixClient.list_media, "asc")``).
     """
-    yield from iter_pages(
-        lambda limit, offset: call(workspace, method, limit, offset, *args, **kwargs),
-        page_size,
-        start,
-    )
+
+    def fetch(limit: int, offset: int) -> Page[T]:
+        return call(workspace, method, limit, offset, *args, **kwargs)
+
+    yield from iter_pages(fetch, MAX_PAGE_SIZE)
 
 
 def items(
-    workspace: Workspace, method: str, /, *args: Any, page_size: int = MAX_PAGE_SIZE, **kwargs: Any
-) -> Iterator[Any]:
+    workspace: Workspace,
+    method: Callable[Concatenate[FastPixClient, int, int, P], Page[T]],
+    /,
+    *args: P.args,
+    **kwargs: P.kwargs,
+) -> Iterator[T]:
     """The items of ``pages(...)``, each once even if a new item shifted a later page."""
-    yield from iter_items(pages(workspace, method, *args, page_size=page_size, **kwargs))
+    yield from iter_items(pages(workspace, method, *args, **kwargs))
 
 
 def note_used(token: AccessToken) -> None:

@@ -17,6 +17,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from .. import queue, signals
+from ..client import FastPixClient
 from ..client import Media as RemoteMedia
 from ..conf import fastpix_settings
 from ..exceptions import (
@@ -156,7 +157,7 @@ def _create_or_reconcile(media: Media) -> Media:
         metadata = {**(media.metadata or {}), reference_key(): str(media.reference)}
         remote = api.call(
             media.workspace,
-            "create_media",
+            FastPixClient.create_media,
             media.source_url,
             access_policy=media.access_policy,
             metadata=metadata,
@@ -291,7 +292,7 @@ def requeue_pending(workspace_id: int) -> int:
 def find_remote_by_reference(media: Media) -> RemoteMedia | None:
     """The FastPix media carrying this row's reference in its metadata, among the newest."""
     wanted = str(media.reference)
-    newest = api.pages(media.workspace, "list_media", "desc")
+    newest = api.pages(media.workspace, FastPixClient.list_media, "desc")
     for page in itertools.islice(newest, int(fastpix_settings.RECONCILE_PAGES)):
         for remote in page.items:
             if str(remote.metadata.get(reference_key(), "")) == wanted:
@@ -519,7 +520,7 @@ def refresh_media(media: Media) -> Media:
     if not media.fastpix_id:
         raise NotFoundError(f"Media {media.pk} has no FastPix id yet.", status=404)
     try:
-        remote = api.call(media.workspace, "get_media", media.fastpix_id)
+        remote = api.call(media.workspace, FastPixClient.get_media, media.fastpix_id)
     except NotFoundError:
         mark_deleted(media)
         return media
@@ -561,7 +562,7 @@ def delete_remote_media(media: Media) -> Media:
     """Delete the media in FastPix (a 404 counts as done) and mark the row deleted."""
     if media.fastpix_id:
         with contextlib.suppress(NotFoundError):  # already gone: deleting is idempotent
-            api.call(media.workspace, "delete_media", media.fastpix_id)
+            api.call(media.workspace, FastPixClient.delete_media, media.fastpix_id)
     mark_deleted(media)
     return media
 

@@ -13,6 +13,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from .. import signals
+from ..client import FastPixClient
 from ..client import Media as RemoteMedia
 from ..conf import fastpix_settings
 from ..exceptions import SyncInProgressError
@@ -63,7 +64,7 @@ def sync_media(
     started = timezone.now()
     owner = _take_sync_lease(workspace)
     try:
-        for page in api.pages(workspace, "list_media", "asc", page_size=PAGE_SIZE):
+        for page in api.pages(workspace, FastPixClient.list_media, "asc"):
             report.pages += 1
             report.total = page.total
             with transaction.atomic():

@@ -20,6 +20,7 @@ import requests
 from django.db import connections
 
 from django_fastpix import signals
+from django_fastpix.client import FastPixClient
 from django_fastpix.models import Media, MediaStatus, WebhookEvent, WebhookOutcome
 from django_fastpix.services import api, webhooks
 from django_fastpix.services import media as media_services
@@ -64,7 +65,7 @@ def create_in_fastpix(ws, media: Media, *, with_reference: bool):
     metadata = {"lesson": "x"}
     if with_reference:
         metadata[reference_key()] = str(media.reference)
-    return api.call(ws, "create_media", media.source_url, metadata=metadata)
+    return api.call(ws, FastPixClient.create_media, media.source_url, metadata=metadata)
 
 
 def ours(lesson: Lesson) -> Media:
@@ -119,7 +120,7 @@ def test_create_answer_after_ready_webhook_for_real(
 
     def answer_late(ws, method, *args, **kwargs):
         result = real_call(ws, method, *args, **kwargs)
-        if method == "create_media":
+        if method is FastPixClient.create_media:
             # The network holds FastPix's 201 until its `ready` webhook has been applied.
             held.append(
                 wait_for(
@@ -164,7 +165,7 @@ def test_deleted_first_ends_deleted_in_every_order(fake_token, hooked, fake_api)
         media = ours(lesson)
         answer = create_in_fastpix(hooked, media, with_reference=with_reference)
         fake_api.finish_processing(answer.id)
-        api.call(hooked, "delete_media", answer.id)
+        api.call(hooked, FastPixClient.delete_media, answer.id)
         bodies = fake_events(fake_api, answer.id)
         for step in order:
             if step == "answer":

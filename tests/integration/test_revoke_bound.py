@@ -26,6 +26,7 @@ import pytest
 from django.db import connection
 
 from django_fastpix import signals
+from django_fastpix.client import FastPixClient
 from django_fastpix.exceptions import AuthenticationError, TokenNoLongerUsableError
 from django_fastpix.models import AccessToken, TokenStatus
 from django_fastpix.scopes import Scope
@@ -145,7 +146,7 @@ def measure(scenario: str, records: list[RequestRecord], revoked: Revoked) -> La
 
 
 class Storm(threading.Thread):
-    """``api.call(workspace, "create_media", ...)`` in a thread, retrying until stopped."""
+    """``api.call(workspace, FastPixClient.create_media, ...)`` in a thread, retrying."""
 
     def __init__(self, workspace: Any) -> None:
         super().__init__(name="retry-storm", daemon=True)
@@ -157,7 +158,9 @@ class Storm(threading.Thread):
 
     def run(self) -> None:
         try:
-            self.result = api.call(self.workspace, "create_media", VIDEO, idempotency_key=self.key)
+            self.result = api.call(
+                self.workspace, FastPixClient.create_media, VIDEO, idempotency_key=self.key
+            )
         except BaseException as exc:  # inspected by the test
             self.error = exc
         finally:
@@ -300,7 +303,7 @@ def test_revoke_between_pages_moves_the_rest_to_the_next_token(fake_api, workspa
     k = 10
     ids: list[str] = []
     revoked = None
-    for n, page in enumerate(api.pages(workspace, "list_media"), start=1):
+    for n, page in enumerate(api.pages(workspace, FastPixClient.list_media), start=1):
         ids += [m.id for m in page.items]
         if n == k:
             revoked = revoke_in_other_process(reader)
@@ -323,7 +326,7 @@ def test_revoke_while_pages_are_read_concurrently(fake_api, workspace, two_token
 
     def read_all() -> None:
         try:
-            for n, page in enumerate(api.pages(workspace, "list_media"), start=1):
+            for n, page in enumerate(api.pages(workspace, FastPixClient.list_media), start=1):
                 ids.extend(m.id for m in page.items)
                 if n == 5:
                     halfway.set()
@@ -354,7 +357,7 @@ def test_a_401_on_a_page_invalidates_the_token_and_fails_over(fake_api, workspac
     k = 12
     ids: list[str] = []
     try:
-        for n, page in enumerate(api.pages(workspace, "list_media"), start=1):
+        for n, page in enumerate(api.pages(workspace, FastPixClient.list_media), start=1):
             ids += [m.id for m in page.items]
             if n == k:
                 fake_api.revoke_token(reader.credentials().token_id)  # FastPix forgets it
@@ -374,7 +377,7 @@ def test_a_401_on_a_page_invalidates_the_token_and_fails_over(fake_api, workspac
 def test_a_401_on_the_last_token_ends_the_iteration_with_the_401(fake_api, workspace, fake_token):
     fake_api.seed_media(3 * PER_PAGE)
     only = fake_token(scope=Scope.READ)
-    pages = api.pages(workspace, "list_media")
+    pages = api.pages(workspace, FastPixClient.list_media)
     next(pages)
     fake_api.revoke_token(only.credentials().token_id)
     with pytest.raises(AuthenticationError):
@@ -386,7 +389,7 @@ def test_a_401_on_the_last_token_ends_the_iteration_with_the_401(fake_api, works
 # --- (c) the client's iterators are refused ---
 
 
-@pytest.mark.parametrize("method", ["iter_media", "iter_media_pages"])
+@pytest.mark.parametrize("method", [FastPixClient.iter_media, FastPixClient.iter_media_pages])
 def test_call_refuses_iterating_methods(fake_api, fake_token, workspace, method):
     fake_token()
     with pytest.raises(TypeError, match=r"pages\(\) or items\(\)"):

@@ -11,6 +11,7 @@ from django.core.management.base import CommandError
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from django_fastpix.client import FastPixClient
 from django_fastpix.models import Media, MediaStatus, PlaybackId
 from django_fastpix.services.sync import PAGE_SIZE, sync_media
 
@@ -68,7 +69,7 @@ def test_sync_links_rows_whose_create_answer_was_lost(fake_token, workspace, fak
 
     remote = api.call(
         workspace,
-        "create_media",
+        FastPixClient.create_media,
         "https://x.example/v.mp4",
         metadata={"django_fastpix_ref": str(local.reference)},
     )

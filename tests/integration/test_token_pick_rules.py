@@ -7,6 +7,7 @@ import logging
 import pytest
 from django.utils import timezone
 
+from django_fastpix.client import FastPixClient
 from django_fastpix.models import AccessToken
 from django_fastpix.scopes import Scope
 from django_fastpix.services import api
@@ -37,7 +38,7 @@ def test_a_stored_id_breaking_the_rule_is_skipped_and_the_next_token_used(
     good = fake_token(token_id="tok_good_pick_000001")
     stored_bad_token(workspace)
     with caplog.at_level(logging.DEBUG):
-        media = api.call(workspace, "create_media", "https://cdn.example.com/a.mp4")
+        media = api.call(workspace, FastPixClient.create_media, "https://cdn.example.com/a.mp4")
     assert media.id
     used = {r.authenticated_token_id for r in fake_api.requests}
     assert used == {good.credentials().token_id}
@@ -50,10 +51,10 @@ def test_only_broken_rows_means_no_usable_token_before_any_request(workspace, fa
     from django_fastpix.exceptions import NoUsableTokenError
 
     with pytest.raises(NoUsableTokenError):
-        api.call(workspace, "get_media", "m1")
+        api.call(workspace, FastPixClient.get_media, "m1")
     assert fake_api.requests == []
 
 
 def test_call_refuses_iterating_methods(workspace):
     with pytest.raises(TypeError, match=r"api\.pages"):
-        api.call(workspace, "iter_media")
+        api.call(workspace, FastPixClient.iter_media)
