@@ -31,4 +31,7 @@ def misuse_is_an_error(workspace: Workspace) -> None:
     api.call(workspace, "create_media", "u")  # type: ignore[arg-type]
     api.call("prod", FastPixClient.get_media, "m1")  # type: ignore[arg-type]
     api.pages(workspace, FastPixClient.get_media)  # type: ignore[arg-type]
-    title: int = api.call(workspace, FastPixClient.get_media, "m1").title  # type: ignore[assignment]
+
+
+def results_keep_their_types(workspace: Workspace) -> int:
+    return api.call(workspace, FastPixClient.get_media, "m1").title  # type: ignore[return-value]
