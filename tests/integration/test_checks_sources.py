@@ -151,7 +151,13 @@ def test_without_a_database_the_workspace_check_does_not_crash(tmp_path):
         "DATABASES = {'default': {'ENGINE': 'django.db.backends.sqlite3', "
         "'NAME': '/nonexistent-dir/fastpix/db.sqlite3'}}\n"
     )
-    result = run_check(tmp_path, SLUG_SOURCE + unreachable)
+    # Our check alone: Django 6's own model checks open the database during `check` and
+    # fail there first, which is not what this test is about.
+    probe = (
+        "from django_fastpix.checks import check_source_workspaces as check; "
+        "print('ids:', [m.id for m in check()])"
+    )
+    result = run_check(tmp_path, SLUG_SOURCE + unreachable, "-c", probe, command="shell")
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
-    assert "Traceback" not in output and "fastpix.W003" not in output
+    assert "ids: []" in output and "Traceback" not in output
