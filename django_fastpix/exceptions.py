@@ -53,6 +53,10 @@ class DuplicateTokenError(TokenError):
     """The workspace already holds a token with this token id."""
 
 
+class CreationVetoed(FastPixError):
+    """Raised by a ``media_creating`` receiver to stop a media's creation (with the reason)."""
+
+
 class SyncInProgressError(FastPixError):
     """Another sync of the same workspace is running (in this or another process)."""
 

@@ -1,4 +1,5 @@
-"""The app's own signals, each sent after the transaction that caused it commits."""
+"""The app's own signals, each sent after the transaction that caused it commits (except
+``media_creating``, sent before a create call so that site code can veto it)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,12 @@ token_revoked = Signal()
 # A verify call succeeded; an invalid token returned to active if it was.
 # Arguments: sender=AccessToken, token (AccessToken), reactivated (bool).
 token_verified = Signal()
+
+# About to ask FastPix to create a media (sent before every create call, NOT after commit:
+# it is how site code vetoes a creation). A receiver that raises CreationVetoed stops it and
+# the media is marked failed with the veto's reason.
+# Arguments: sender=Media, media (Media).
+media_creating = Signal()
 
 # FastPix assigned an id to a local media (creation succeeded or was reconciled).
 # Arguments: sender=Media, media (Media).

@@ -17,11 +17,13 @@ from django.db.models import F
 from django.utils import timezone
 
 from .. import queue, signals
+from ..adapter import get_adapter
 from ..client import FastPixClient
 from ..client import Media as RemoteMedia
 from ..conf import fastpix_settings
 from ..exceptions import (
     BadRequestError,
+    CreationVetoed,
     FastPixError,
     InvalidPayloadError,
     NotFoundError,
@@ -154,6 +156,10 @@ def _create_or_reconcile(media: Media) -> Media:
             if found is not None:
                 logger.info("Reconciled %s with FastPix media %s by reference", media.pk, found.id)
                 return link_remote(media, found)
+        veto = _creation_veto(media)
+        if veto:
+            _fail(media, veto)
+            return media
         metadata = {**(media.metadata or {}), reference_key(): str(media.reference)}
         remote = api.call(
             media.workspace,
@@ -163,6 +169,7 @@ def _create_or_reconcile(media: Media) -> Media:
             metadata=metadata,
             title=media.title or None,
             idempotency_key=str(media.reference),
+            **get_adapter().create_options(media),
         )
     except PERMANENT_ERRORS as exc:
         _fail(media, f"FastPix refused the media: {exc}")
@@ -177,6 +184,18 @@ def _create_or_reconcile(media: Media) -> Media:
         _note_error(media, f"{type(exc).__name__}: {exc}")
         raise
     return link_remote(media, remote)
+
+
+def _creation_veto(media: Media) -> str | None:
+    """Ask ``media_creating`` receivers; the reason if one vetoed (or failed), else None."""
+    try:
+        signals.media_creating.send(sender=Media, media=media)
+    except CreationVetoed as exc:
+        return f"Creation vetoed: {exc}"
+    except Exception as exc:  # a broken receiver must not leave the media pending silently
+        logger.exception("A media_creating receiver failed for media %s", media.pk)
+        return f"A media_creating receiver failed: {type(exc).__name__}: {exc}"
+    return None
 
 
 def creation_backoff(attempts: int) -> float:
@@ -358,6 +377,7 @@ def _fail(media: Media, reason: str) -> None:
             transaction.on_commit(
                 partial(signals.media_failed.send, sender=Media, media=media, reason=reason)
             )
+            transaction.on_commit(partial(get_adapter().creation_failed, media, reason))
     logger.warning("Media %s failed: %s", media.pk, reason)
 
 

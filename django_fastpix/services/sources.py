@@ -9,6 +9,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import models, transaction
 
 from .. import signals
+from ..adapter import get_adapter
 from ..models import Media, MediaStatus, Workspace
 from ..sources import MediaSource
 from .media import MAX_URL_LENGTH, queue_creation, queue_deletion, url_problem
@@ -25,8 +26,8 @@ def media_of(instance: models.Model) -> models.QuerySet[Media]:
 
 
 def resolve_workspace(source: MediaSource, instance: models.Model) -> Workspace:
-    """The workspace the instance's media belongs to (a slug or a callable's answer)."""
-    chosen = source.workspace(instance) if callable(source.workspace) else source.workspace
+    """The workspace the instance's media belongs to (the adapter's answer, a slug by default)."""
+    chosen = get_adapter().workspace_for(source, instance)
     if isinstance(chosen, Workspace):
         return chosen
     workspace = Workspace.objects.filter(slug=str(chosen)).first()
@@ -49,6 +50,10 @@ def media_for_saved_source(source: MediaSource, instance: models.Model) -> Media
     if not url or (current is not None and current.source_url == url):
         return None
     label = f"{instance._meta.label} #{instance.pk}"
+    adapter = get_adapter()
+    if not adapter.should_create(source, instance):
+        logger.info("The adapter declined a FastPix media for %s", label)
+        return None
     try:
         workspace = resolve_workspace(source, instance)
     except Exception as exc:  # a missing workspace or a broken callable: the site's save wins
@@ -64,9 +69,9 @@ def media_for_saved_source(source: MediaSource, instance: models.Model) -> Media
     options: dict[str, object] = {}
     try:
         options = {
-            "access_policy": source.access_policy_of(instance),
-            "title": str(source.title_of(instance))[:255],
-            "metadata": source.metadata_of(instance),
+            "access_policy": adapter.access_policy_for(source, instance),
+            "title": str(adapter.title_for(source, instance))[:255],
+            "metadata": adapter.metadata_for(source, instance),
         }
     except Exception as exc:
         problem = problem or (

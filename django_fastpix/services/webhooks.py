@@ -28,6 +28,7 @@ from ..conf import fastpix_settings
 from ..exceptions import InvalidResponseError
 from ..fields import UndecryptableValue
 from ..models import Media, MediaStatus, WebhookEvent, WebhookOutcome, Workspace
+from ..webhook_handlers import handlers_for
 from .media import (
     apply_remote_state,
     link_remote,
@@ -308,6 +309,7 @@ def process_event(event: WebhookEvent) -> bool:
                 return True
             try:
                 handled = apply_event(locked)
+                handled = run_site_handlers(locked) or handled
                 note = ""
             except NotApplicable as exc:
                 handled, note = False, str(exc)
@@ -327,6 +329,23 @@ def process_event(event: WebhookEvent) -> bool:
         )
         event.refresh_from_db()
         return False
+
+
+def run_site_handlers(event: WebhookEvent) -> bool:
+    """Run the site's ``@fastpix_webhook`` handlers for ``event``; whether any ran.
+
+    Inside the caller's transaction: a handler that raises rolls the event back and is
+    recorded on it as a processing failure (FastPix delivers it again).
+    """
+    handlers = handlers_for(event.type)
+    if not handlers:
+        return False
+    media = None
+    if event.object_id:
+        media = Media.objects.filter(workspace=event.workspace, fastpix_id=event.object_id).first()
+    for handler in handlers:
+        handler(event, media)
+    return True
 
 
 class NotApplicable(Exception):
