@@ -121,15 +121,15 @@ class DeclineDrafts(FastPixAdapter):
         return {"max_resolution": "720p"}
 
     def creation_failed(self, media, reason):
-        FAILURES_HEARD.append((media.pk, reason))
+        failures_heard.append((media.pk, reason))
 
 
-FAILURES_HEARD: list[tuple[int, str]] = []
+failures_heard: list[tuple[int, str]] = []
 
 
 @pytest.fixture
 def adapter(settings):
-    FAILURES_HEARD.clear()
+    failures_heard.clear()
     settings.FASTPIX = {**settings.FASTPIX, "ADAPTER": f"{__name__}.DeclineDrafts"}
 
 
@@ -156,7 +156,7 @@ def test_the_adapter_hears_of_a_failure_once(adapter, fake_token, workspace, fak
         Lesson.objects.create(title="final", video_url=VIDEO)
     media = Media.objects.get()
     assert media.status == MediaStatus.FAILED
-    assert FAILURES_HEARD == [(media.pk, media.error)]
+    assert failures_heard == [(media.pk, media.error)]
 
 
 def test_an_adapter_path_that_is_no_adapter_is_refused(settings, workspace):
