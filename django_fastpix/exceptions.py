@@ -53,6 +53,11 @@ class DuplicateTokenError(TokenError):
     """The workspace already holds a token with this token id."""
 
 
+class MediaStateError(FastPixError):
+    """The local media is in no state for what was asked (refresh before creation, retry of a
+    media that is not failed or pending): no request was made."""
+
+
 class CreationVetoed(FastPixError):
     """Raised by a ``media_creating`` receiver to stop a media's creation (with the reason)."""
 

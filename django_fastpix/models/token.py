@@ -76,7 +76,9 @@ class AccessTokenQuerySet(models.QuerySet["AccessToken"]):
         return (
             self.filter(workspace=workspace, status=TokenStatus.ACTIVE, scope__in=allowed)
             .annotate(scope_rank=rank)
-            .order_by("scope_rank", "-last_verified_at", "pk")
+            # NULLs last on every database (PostgreSQL sorts them first by default), as the
+            # token pick ranks a never-verified token: the two orders are tested to agree.
+            .order_by("scope_rank", models.F("last_verified_at").desc(nulls_last=True), "pk")
         )
 
     def for_token_id(self, workspace: Workspace | int, token_id: str) -> AccessTokenQuerySet:

@@ -26,6 +26,7 @@ from ..exceptions import (
     CreationVetoed,
     FastPixError,
     InvalidPayloadError,
+    MediaStateError,
     NotFoundError,
     NoUsableTokenError,
     PermissionDeniedError,
@@ -538,7 +539,7 @@ def _signal_status(media: Media, status: MediaStatus) -> None:
 def refresh_media(media: Media) -> Media:
     """Fetch the media from FastPix and apply what it says (forward-only status)."""
     if not media.fastpix_id:
-        raise NotFoundError(f"Media {media.pk} has no FastPix id yet.", status=404)
+        raise MediaStateError(f"Media {media.pk} has no FastPix id yet: nothing to refresh.")
     try:
         remote = api.call(media.workspace, FastPixClient.get_media, media.fastpix_id)
     except NotFoundError:
@@ -552,9 +553,9 @@ def refresh_media(media: Media) -> Media:
 def retry_media_creation(media: Media) -> Media:
     """Send a failed or pending media through creation again (a new reference if it failed)."""
     if media.fastpix_id:
-        raise BadRequestError(f"Media {media.pk} already exists in FastPix.", status=400)
+        raise MediaStateError(f"Media {media.pk} already exists in FastPix: nothing to retry.")
     if media.status not in (MediaStatus.PENDING, MediaStatus.FAILED):
-        raise BadRequestError(f"Media {media.pk} is {media.status}; nothing to retry.", status=400)
+        raise MediaStateError(f"Media {media.pk} is {media.status}; nothing to retry.")
     with transaction.atomic():
         if media.status == MediaStatus.FAILED:
             # A fresh reference: FastPix replays the first answer to a repeated idempotency key,
