@@ -73,6 +73,8 @@ FASTPIX = {
             "delete_remote_on_delete": True,
         }
     },
+    # Site-specific creation behaviour (videos/fastpix_hooks.py).
+    "ADAPTER": "videos.fastpix_hooks.LessonAdapter",
 }
 
 # The Django Tasks API: in-process by default; point it at a real queue to scale out.

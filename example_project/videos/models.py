@@ -8,6 +8,8 @@ from django.db import models
 class Lesson(models.Model):
     title = models.CharField(max_length=200)
     video_url = models.URLField(max_length=2000, blank=True)
+    # Set by the video.media.ready webhook handler in fastpix_hooks.py.
+    video_ready_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return self.title

@@ -16,7 +16,9 @@ from django.core.management.base import BaseCommand
 from django.db import connection
 from django.urls import reverse
 
+from django_fastpix.client import FastPixClient
 from django_fastpix.models import AccessToken, Media, MediaStatus, Workspace
+from django_fastpix.services import api
 from django_fastpix.services.tokens import add_token, revoke_token
 from django_fastpix.services.webhooks import rotate_webhook_secret
 from django_fastpix.testing import FakeFastPix
@@ -115,6 +117,13 @@ class Command(BaseCommand):
         self.say(f"   status {media.status}, duration {media.duration}s")
         if playback is not None:
             self.say(f"   playback id {playback.fastpix_id}\n   stream {playback.stream_url}")
+        lesson.refresh_from_db()
+        self.heading("10. The site's own webhook handler (videos/fastpix_hooks.py) stamped it:")
+        self.say(f"   lesson.video_ready_at = {lesson.video_ready_at}")
+        remote = api.call(workspace, FastPixClient.get_media, str(media.fastpix_id))
+        listed = sum(1 for _ in api.items(workspace, FastPixClient.list_media))
+        self.heading("11. The typed API: api.call(workspace, FastPixClient.get_media, id):")
+        self.say(f"   {remote.title!r} is {remote.status}; the workspace lists {listed} media")
         if media.status == MediaStatus.READY:
             self.say(self.style.SUCCESS("Done: the lesson's video is ready to play."))
         else:
