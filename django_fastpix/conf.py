@@ -24,6 +24,7 @@ DEFAULTS: dict[str, Any] = {
     "LAST_USED_WRITE_INTERVAL": 60.0,
     # Key for the token-id digest; None derives one from SECRET_KEY.
     "TOKEN_DIGEST_KEY": None,
+    # The User-Agent header of every request; None: "django-fastpix/<version> …".
     "USER_AGENT": None,
     # Site models whose saves create FastPix media: {"app.Model": {...}}, see sources.py.
     "MEDIA_SOURCES": {},
