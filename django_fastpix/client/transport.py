@@ -9,7 +9,7 @@ import random as random_module
 import threading
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlencode, urlsplit
 
 import requests
@@ -19,6 +19,7 @@ from .. import __version__
 from ..conf import DEFAULTS, fastpix_settings
 from ..exceptions import (
     ConnectionFailedError,
+    FastPixError,
     InvalidResponseError,
     RequestTimeoutError,
     TransportError,
@@ -66,6 +67,52 @@ class _BasicAuth(requests.auth.AuthBase):
 
     def __repr__(self) -> str:
         return "<FastPix Basic auth>"
+
+
+class _Failure(NamedTuple):
+    """An attempt that got no HTTP answer, its requests exception reduced to plain values."""
+
+    error_class: type[TransportError]
+    message: str
+    unsent: bool  # provably never reached FastPix, so even a create may be resent
+
+
+class _Retry(NamedTuple):
+    """Send again after ``wait`` seconds; ``reason`` is what the log line says."""
+
+    wait: float
+    reason: str
+
+
+class _Call:
+    """The parts of one ``request()`` that every attempt shares."""
+
+    __slots__ = ("auth", "body", "credentials", "headers", "may_resend", "method", "params", "path")
+
+    def __init__(
+        self,
+        method: str,
+        path: str,
+        params: Params | None,
+        body: bytes | None,
+        headers: dict[str, str] | None,
+        auth: _BasicAuth,
+        credentials: Credentials,
+        *,
+        may_resend: bool,
+    ) -> None:
+        self.method = method
+        self.path = path
+        self.params = params
+        self.body = body
+        self.headers = headers
+        self.auth = auth
+        self.credentials = credentials
+        self.may_resend = may_resend
+
+    def __repr__(self) -> str:
+        # Never the body, params or auth: this object sits in the frames an error tracker reads.
+        return f"<FastPix call {self.method} {self.path}>"
 
 
 class Transport:
@@ -193,7 +240,6 @@ class Transport:
         so a revoke committed during a retry storm stops the very next resend.
         """
         method = method.upper()
-        url = self.base_url + path
         body: bytes | None = None
         headers: dict[str, str] | None = None
         if json is not None:
@@ -201,126 +247,150 @@ class Transport:
             headers = _JSON_HEADERS
         if idempotency_key is not None:
             headers = {**(headers or {}), "Idempotency-Key": str(idempotency_key)}
-        auth = _BasicAuth(credentials.basic_auth_header())
-        # A create retried without an idempotency key could create a duplicate.
-        may_resend = method != "POST" or idempotency_key is not None
+        call = _Call(
+            method,
+            path,
+            params,
+            body,
+            headers,
+            _BasicAuth(credentials.basic_auth_header()),
+            credentials,
+            # A create retried without an idempotency key could create a duplicate.
+            may_resend=method != "POST" or idempotency_key is not None,
+        )
         session = self.session()
         debug = logger.isEnabledFor(logging.DEBUG)
-        started = 0.0
-        attempt = 0
+        attempt = 1
         while True:
-            attempt += 1
-            if debug:
-                logger.debug(
-                    "→ %s %s token …%s attempt %d",
-                    method,
-                    self._display(path, params),
-                    credentials.hint,
-                    attempt,
-                )
-                started = time.perf_counter()
-            # The requests exception is reduced to plain values inside the except clause and
-            # the error raised outside it, so no __context__ keeps the PreparedRequest (and its
-            # Authorization header) alive on the exception we raise.
-            failure: tuple[type[TransportError], str, bool] | None = None
-            try:
-                response = session.request(
-                    method,
-                    url,
-                    params=params,
-                    data=body,
-                    headers=headers,
-                    auth=auth,
-                    timeout=self.timeout,
-                    allow_redirects=False,
-                )
-            except requests.exceptions.ConnectTimeout:
-                failure = (
-                    RequestTimeoutError,
-                    f"Could not connect to FastPix within {self.connect_timeout:g}s",
-                    True,
-                )
-            except requests.exceptions.Timeout:
-                failure = (
-                    RequestTimeoutError,
-                    f"FastPix did not answer within {self.read_timeout:g}s",
-                    False,
-                )
-            except requests.exceptions.ConnectionError as exc:
-                failure = (
-                    ConnectionFailedError,
-                    "Connection to FastPix failed: " + describe(exc, credentials),
-                    never_sent(exc),
-                )
-            except requests.exceptions.ChunkedEncodingError as exc:
-                failure = (
-                    ConnectionFailedError,
-                    "Connection to FastPix dropped mid-response: " + describe(exc, credentials),
-                    False,
-                )
-            except requests.exceptions.RequestException as exc:
-                failure = (
-                    TransportError,
-                    "Request to FastPix failed: " + describe(exc, credentials),
-                    False,
-                )
-            if failure is not None:
-                error_class, message, unsent = failure
-                display = self._display(path, params)
-                if attempt <= self.max_retries and (may_resend or unsent):
-                    delay = self._backoff(attempt)
-                    logger.info(
-                        "FastPix %s %s token …%s: %s; retry %d/%d in %.2fs",
-                        method,
-                        display,
-                        credentials.hint,
-                        error_class.__name__,
-                        attempt,
-                        self.max_retries,
-                        delay,
-                    )
-                    self._sleep(delay)
-                    if before_resend is not None:
-                        before_resend()
-                    continue
-                raise error_class(message, method=method, url=display)
+            verdict = self._classify(call, attempt, self._send(session, call, attempt, debug))
+            if isinstance(verdict, _Retry):
+                self._back_off(call, attempt, verdict, before_resend)
+                attempt += 1
+                continue
+            # Raised here, outside any except clause: see _send.
+            if isinstance(verdict, FastPixError):
+                raise verdict
+            return verdict
 
-            status = response.status_code
-            if debug:
-                logger.debug(
-                    "← %d %s %s %.1f ms",
-                    status,
-                    method,
-                    self._base_path + path,
-                    (time.perf_counter() - started) * 1000,
-                )
-            if 200 <= status < 300:
-                return self._parse_success(response, method, path, params, credentials)
+    def _send(
+        self, session: requests.Session, call: _Call, attempt: int, debug: bool
+    ) -> requests.Response | _Failure:
+        """One attempt on the wire: the response, whatever its status, or why there was none."""
+        started = 0.0
+        if debug:
+            logger.debug(
+                "→ %s %s token …%s attempt %d",
+                call.method,
+                self._display(call.path, call.params),
+                call.credentials.hint,
+                attempt,
+            )
+            started = time.perf_counter()
+        # The requests exception is reduced to plain values inside the except clause and the
+        # error raised later, outside it, so no __context__ keeps the PreparedRequest (and its
+        # Authorization header) alive on the exception the caller gets.
+        try:
+            response = session.request(
+                call.method,
+                self.base_url + call.path,
+                params=call.params,
+                data=call.body,
+                headers=call.headers,
+                auth=call.auth,
+                timeout=self.timeout,
+                allow_redirects=False,
+            )
+        except requests.exceptions.ConnectTimeout:
+            return _Failure(
+                RequestTimeoutError,
+                f"Could not connect to FastPix within {self.connect_timeout:g}s",
+                True,
+            )
+        except requests.exceptions.Timeout:
+            return _Failure(
+                RequestTimeoutError,
+                f"FastPix did not answer within {self.read_timeout:g}s",
+                False,
+            )
+        except requests.exceptions.ConnectionError as exc:
+            return _Failure(
+                ConnectionFailedError,
+                "Connection to FastPix failed: " + describe(exc, call.credentials),
+                never_sent(exc),
+            )
+        except requests.exceptions.ChunkedEncodingError as exc:
+            return _Failure(
+                ConnectionFailedError,
+                "Connection to FastPix dropped mid-response: " + describe(exc, call.credentials),
+                False,
+            )
+        except requests.exceptions.RequestException as exc:
+            return _Failure(
+                TransportError,
+                "Request to FastPix failed: " + describe(exc, call.credentials),
+                False,
+            )
+        if debug:
+            logger.debug(
+                "← %d %s %s %.1f ms",
+                response.status_code,
+                call.method,
+                self._base_path + call.path,
+                (time.perf_counter() - started) * 1000,
+            )
+        return response
 
-            retry_after = parse_retry_after(response.headers.get("Retry-After"), self._clock)
-            if status in RETRYABLE_STATUSES and may_resend and attempt <= self.max_retries:
-                # A Retry-After beyond the cap is not waited for: the caller gets the error now.
-                wait: float | None = None
-                if retry_after is None:
-                    wait = self._backoff(attempt)
-                elif retry_after <= self.retry_after_max:
-                    wait = retry_after
-                if wait is not None:
-                    logger.info(
-                        "FastPix %s %s token …%s: HTTP %d; retry %d/%d in %.2fs",
-                        method,
-                        self._display(path, params),
-                        credentials.hint,
-                        status,
-                        attempt,
-                        self.max_retries,
-                        wait,
-                    )
-                    self._sleep(wait)
-                    if before_resend is not None:
-                        before_resend()
-                    continue
-            raise api_error(response, method, self._display(path, params), credentials, retry_after)
+    def _classify(
+        self, call: _Call, attempt: int, outcome: requests.Response | _Failure
+    ) -> dict[str, Any] | _Retry | FastPixError:
+        """What an attempt's outcome means: the envelope, a retry after a wait, or the error."""
+        if isinstance(outcome, _Failure):
+            # Resent only when a resend cannot duplicate a create, or nothing reached FastPix.
+            if attempt <= self.max_retries and (call.may_resend or outcome.unsent):
+                return _Retry(self._backoff(attempt), outcome.error_class.__name__)
+            return outcome.error_class(
+                outcome.message, method=call.method, url=self._display(call.path, call.params)
+            )
+
+        status = outcome.status_code
+        if 200 <= status < 300:
+            return self._parse_success(outcome, call)
+        retry_after = parse_retry_after(outcome.headers.get("Retry-After"), self._clock)
+        if status in RETRYABLE_STATUSES and call.may_resend and attempt <= self.max_retries:
+            # A Retry-After beyond the cap is not waited for: the caller gets the error now.
+            if retry_after is None:
+                return _Retry(self._backoff(attempt), f"HTTP {status}")
+            if retry_after <= self.retry_after_max:
+                return _Retry(retry_after, f"HTTP {status}")
+        return api_error(
+            outcome,
+            call.method,
+            self._display(call.path, call.params),
+            call.credentials,
+            retry_after,
+        )
+
+    def _back_off(
+        self,
+        call: _Call,
+        attempt: int,
+        retry: _Retry,
+        before_resend: Callable[[], object] | None,
+    ) -> None:
+        """Log the retry, wait, then run ``before_resend`` (whatever it raises ends the call)."""
+        logger.info(
+            "FastPix %s %s token …%s: %s; retry %d/%d in %.2fs",
+            call.method,
+            self._display(call.path, call.params),
+            call.credentials.hint,
+            retry.reason,
+            attempt,
+            self.max_retries,
+            retry.wait,
+        )
+        self._sleep(retry.wait)
+        if before_resend is not None:
+            before_resend()
 
     def _backoff(self, attempt: int) -> float:
         """Full-jitter exponential backoff before retry number ``attempt`` (1-based)."""
@@ -335,13 +405,9 @@ class Transport:
         return shown
 
     def _parse_success(
-        self,
-        response: requests.Response,
-        method: str,
-        path: str,
-        params: Params | None,
-        credentials: Credentials,
-    ) -> dict[str, Any]:
+        self, response: requests.Response, call: _Call
+    ) -> dict[str, Any] | FastPixError:
+        """A 2xx answer's envelope, or the error it amounts to (not an object, success false)."""
         content = response.content
         if not content:
             return {}
@@ -350,13 +416,15 @@ class Transport:
         except ValueError:
             payload = None
         if not isinstance(payload, dict):
-            raise InvalidResponseError(
-                f"FastPix answered {response.status_code} to {method} "
-                f"{self._display(path, params)} with a body that is not a JSON object: "
-                f"{snippet(content, credentials)!r}"
+            return InvalidResponseError(
+                f"FastPix answered {response.status_code} to {call.method} "
+                f"{self._display(call.path, call.params)} with a body that is not a JSON "
+                f"object: {snippet(content, call.credentials)!r}"
             )
         if payload.get("success") is False:
-            raise api_error(response, method, self._display(path, params), credentials, None)
+            return api_error(
+                response, call.method, self._display(call.path, call.params), call.credentials, None
+            )
         return payload
 
 

@@ -235,7 +235,7 @@ def pages(
     *args: P.args,
     **kwargs: P.kwargs,
 ) -> Iterator[Page[T]]:
-    """Each page (50 items, FastPix's maximum) of a list method, e.g. ``list_media``.
+    """Each page (``MAX_PAGE_SIZE`` items, FastPix's maximum) of a list method, e.g. ``list_media``.
 
     Every page is its own ``call``: the token is picked per page, so a revoke committed
     while a caller works through the pages stops the next page, and a 401 on a page fails

@@ -29,7 +29,6 @@ from .media import (
     reference_key,
 )
 
-PAGE_SIZE = 50  # FastPix's maximum
 FASTPIX_ID_WIDTH = 255  # Media.fastpix_id; a longer id is no FastPix id
 
 

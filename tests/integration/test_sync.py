@@ -12,8 +12,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from django_fastpix.client import FastPixClient
+from django_fastpix.client.pagination import MAX_PAGE_SIZE
 from django_fastpix.models import Media, MediaStatus, PlaybackId
-from django_fastpix.services.sync import PAGE_SIZE, sync_media
+from django_fastpix.services.sync import sync_media
 
 pytestmark = pytest.mark.django_db
 
@@ -27,7 +28,7 @@ QUERIES_PER_PAGE = 11
 def test_sync_of_10000_media_stays_within_its_per_page_query_bound(fake_token, workspace, fake_api):
     fake_token()
     fake_api.seed_media(10_000)
-    pages = 10_000 // PAGE_SIZE
+    pages = 10_000 // MAX_PAGE_SIZE
     with CaptureQueriesContext(connection) as first:
         report = sync_media(workspace)
     assert (report.pages, report.seen, report.created, report.updated) == (pages, 10_000, 10_000, 0)
