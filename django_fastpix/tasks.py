@@ -1,7 +1,7 @@
 """Background work through the Django Tasks API (django.tasks on 6.x, the django-tasks backport
 on 5.2). Task bodies are one service call each; arguments are primary keys (JSON-safe).
 
-Services do not import this module: they enqueue by job name through ``django_fastpix.queue``,
+Services do not import this module: they enqueue by job name through ``django_fastpix.jobs``,
 where ``register_jobs`` (run from ``AppConfig.ready``) puts these tasks.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from . import queue
+from . import jobs
 from .models import Media
 from .services.media import attempt_creation, delete_remote_media
 from .services.recovery import recover_media as run_recovery
@@ -40,22 +40,22 @@ def recover_media() -> dict[str, int]:
 
 
 def register_jobs() -> None:
-    """Hand these tasks to ``django_fastpix.queue``, where services enqueue them by name."""
-    queue.register("create_media", create_media)
-    queue.register("delete_media", delete_media)
-    queue.register("recover_media", recover_media)
+    """Hand these tasks to ``django_fastpix.jobs``, where services enqueue them by name."""
+    jobs.register("create_media", create_media)
+    jobs.register("delete_media", delete_media)
+    jobs.register("recover_media", recover_media)
 
 
 def enqueue_create(media_id: int, run_after: datetime | None = None) -> Any:
     """Queue creation of a media (from transaction.on_commit), at ``run_after`` if given."""
-    return queue.enqueue("create_media", media_id, run_after=run_after)
+    return jobs.enqueue("create_media", media_id, run_after=run_after)
 
 
 def enqueue_delete(media_id: int) -> Any:
     """Queue remote deletion of a media; call it from transaction.on_commit."""
-    return queue.enqueue("delete_media", media_id)
+    return jobs.enqueue("delete_media", media_id)
 
 
 def enqueue_recovery() -> Any:
     """Queue one recovery run (for a scheduler that enqueues tasks rather than running cron)."""
-    return queue.enqueue("recover_media")
+    return jobs.enqueue("recover_media")

@@ -5,10 +5,11 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.core.validators import ProhibitNullCharactersValidator
+from django.utils.translation import gettext, gettext_lazy
 from django.views.decorators.debug import sensitive_variables
 
 from ..client.credentials import secret_key_problem, token_id_hint, token_id_problem
@@ -23,10 +24,13 @@ from ..exceptions import (
 from ..models import AccessToken, TokenStatus, Workspace
 from ..services.verify import verify_credentials
 
-UNVERIFIED_HINT = "tick “Save without verifying” to store it now and verify it later"
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 
-def _write_only(label: str, help_text: str, *, required: bool = True) -> forms.CharField:
+def _write_only(
+    label: StrOrPromise, help_text: StrOrPromise, *, required: bool = True
+) -> forms.CharField:
     # render_value=False: a secret typed once is never sent back to the browser, not even
     # on the page that reports a form error.
     widget = forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"})
@@ -55,16 +59,20 @@ class TokenAddForm(forms.ModelForm):
     """New token: the id and secret are write-only; the pair is checked with FastPix first."""
 
     token_id = _write_only(
-        "Token id", "Shown by FastPix when the token was created. Never displayed again here."
+        gettext_lazy("Token id"),
+        gettext_lazy("Shown by FastPix when the token was created. Never displayed again here."),
     )
     secret_key = _write_only(
-        "Secret key", "Never displayed again, not even after an error: re-enter it then."
+        gettext_lazy("Secret key"),
+        gettext_lazy("Never displayed again, not even after an error: re-enter it then."),
     )
     save_unverified = forms.BooleanField(
-        label="Save without verifying",
+        label=gettext_lazy("Save without verifying"),
         required=False,
-        help_text="Store the token without asking FastPix whether it works (e.g. FastPix is "
-        "unreachable from here). Verify it later with the “Verify” action.",
+        help_text=gettext_lazy(
+            "Store the token without asking FastPix whether it works (e.g. FastPix is "
+            "unreachable from here). Verify it later with the “Verify” action."
+        ),
     )
 
     class Meta:
@@ -92,7 +100,9 @@ class TokenAddForm(forms.ModelForm):
         token_id: str = cleaned["token_id"]
         if AccessToken.objects.for_token_id(workspace, token_id).exists():
             raise forms.ValidationError(
-                f"Workspace “{workspace}” already holds a token ending …{token_id_hint(token_id)}."
+                gettext("Workspace “%(workspace)s” already holds a token ending …%(hint)s."),
+                code="duplicate",
+                params={"workspace": workspace, "hint": token_id_hint(token_id)},
             )
         if not cleaned.get("save_unverified"):
             self._verify(token_id, cleaned["secret_key"])
@@ -104,32 +114,49 @@ class TokenAddForm(forms.ModelForm):
             verify_credentials(token_id, secret_key)
         except AuthenticationError:
             raise forms.ValidationError(
-                "FastPix rejected this token id / secret key (401). Check both values and that "
-                "the token has not been deleted in the FastPix dashboard.",
+                gettext(
+                    "FastPix rejected this token id / secret key (401). Check both values and "
+                    "that the token has not been deleted in the FastPix dashboard."
+                ),
                 code="rejected",
             ) from None
+        # Whole sentences, not a shared "tick …" fragment: translators need the context.
         except PermissionDeniedError:
             raise forms.ValidationError(
-                "FastPix accepted the pair but it may not read media (403): check the "
-                f"permissions it was created with, or {UNVERIFIED_HINT}.",
+                gettext(
+                    "FastPix accepted the pair but it may not read media (403): check the "
+                    "permissions it was created with, or tick “Save without verifying” to "
+                    "store it now and verify it later."
+                ),
                 code="forbidden",
             ) from None
         except (TransportError, ServerError) as exc:
             raise forms.ValidationError(
-                f"FastPix could not be reached to verify the token ({type(exc).__name__}). "
-                f"Try again, or {UNVERIFIED_HINT}.",
+                gettext(
+                    "FastPix could not be reached to verify the token (%(error)s). Try again, "
+                    "or tick “Save without verifying” to store it now and verify it later."
+                ),
                 code="unreachable",
+                params={"error": type(exc).__name__},
             ) from None
         except FastPixAPIError as exc:
             raise forms.ValidationError(
-                f"FastPix did not accept the verification request ({exc.status}: "
-                f"{exc.message}); {UNVERIFIED_HINT}.",
+                gettext(
+                    "FastPix did not accept the verification request (%(status)s: "
+                    "%(message)s); tick “Save without verifying” to store it now and verify "
+                    "it later."
+                ),
                 code="unverified",
+                params={"status": exc.status, "message": exc.message},
             ) from None
         except FastPixError as exc:
             raise forms.ValidationError(
-                f"The token could not be verified ({type(exc).__name__}); {UNVERIFIED_HINT}.",
+                gettext(
+                    "The token could not be verified (%(error)s); tick “Save without "
+                    "verifying” to store it now and verify it later."
+                ),
                 code="unverified",
+                params={"error": type(exc).__name__},
             ) from None
         self.verified = True
 
@@ -148,7 +175,10 @@ class TokenChangeForm(forms.ModelForm):
         # while this page was open, and the model would refuse the save with a 500.
         pk = self.instance.pk
         if AccessToken.objects.filter(pk=pk, status=TokenStatus.REVOKED).exists():
-            raise forms.ValidationError("This token has been revoked meanwhile; it is read-only.")
+            raise forms.ValidationError(
+                gettext("This token has been revoked meanwhile; it is read-only."),
+                code="revoked",
+            )
         return cleaned
 
 
@@ -159,7 +189,8 @@ class ReasonForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
         max_length=1000,
         strip=True,
-        help_text="Recorded with the status change and shown on the token's page.",
+        label=gettext_lazy("Reason"),
+        help_text=gettext_lazy("Recorded with the status change and shown on the token's page."),
     )
 
 
@@ -171,9 +202,11 @@ class WorkspaceForm(forms.ModelForm):
     """A workspace; its webhook secret is write-only and rotates when replaced."""
 
     new_webhook_secret = _write_only(
-        "Webhook signing secret",
-        "The base64 signing secret FastPix shows for this workspace's webhook. Leave empty to "
-        "keep the current one.",
+        gettext_lazy("Webhook signing secret"),
+        gettext_lazy(
+            "The base64 signing secret FastPix shows for this workspace's webhook. Leave empty "
+            "to keep the current one."
+        ),
         required=False,
     )
 
@@ -184,14 +217,12 @@ class WorkspaceForm(forms.ModelForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if self.instance.pk:
-            self.fields[
-                "slug"
-            ].help_text = (
+            self.fields["slug"].help_text = gettext(
                 "Part of the webhook URL: after changing it, update the URL in FastPix too."
             )
         if self.instance.pk and self.instance.webhook_secret:
-            self.fields["new_webhook_secret"].label = "New webhook signing secret"
-            self.fields["new_webhook_secret"].help_text = (
+            self.fields["new_webhook_secret"].label = gettext("New webhook signing secret")
+            self.fields["new_webhook_secret"].help_text = gettext(
                 "A secret is set (never shown). Enter a new one to rotate: the old one stays "
                 "accepted for a limited window. Leave empty to keep it."
             )
@@ -205,8 +236,11 @@ class WorkspaceForm(forms.ModelForm):
             decoded = base64.b64decode(value, validate=True)
         except (binascii.Error, ValueError):
             raise forms.ValidationError(
-                "That is not base64: paste the signing secret exactly as FastPix shows it."
+                gettext(
+                    "That is not base64: paste the signing secret exactly as FastPix shows it."
+                ),
+                code="invalid",
             ) from None
         if not decoded:
-            raise forms.ValidationError("The signing secret is empty.")
+            raise forms.ValidationError(gettext("The signing secret is empty."), code="empty")
         return value

@@ -12,6 +12,7 @@ from django.http import HttpRequest
 from django.template.response import TemplateResponse
 from django.utils.decorators import method_decorator
 from django.utils.safestring import SafeString
+from django.utils.translation import gettext, gettext_lazy, ngettext
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 
 from ..exceptions import EncryptionKeyError, FastPixError, TokenError
@@ -23,6 +24,7 @@ from .bulk import WithoutBulkDelete
 from .confirmation import confirmation_page, submitted_form
 from .forms import ReasonForm, TokenAddForm, TokenChangeForm
 from .permissions import can_manage_tokens
+from .text import row_message
 
 ACTOR_MAX_LENGTH = AccessToken._meta.get_field("status_changed_by").max_length or 150
 
@@ -73,17 +75,19 @@ class AccessTokenAdmin(WithoutBulkDelete):
     add_fieldsets = (
         (None, {"fields": ("workspace", "name", "scope")}),
         (
-            "Credentials",
+            gettext_lazy("Credentials"),
             {
                 "fields": ("token_id", "secret_key", "save_unverified"),
-                "description": "Stored encrypted. Only the end of the token id (at most its "
-                "last four characters, fewer for a short id) is ever shown again.",
+                "description": gettext_lazy(
+                    "Stored encrypted. Only the end of the token id (at most its last four "
+                    "characters, fewer for a short id) is ever shown again."
+                ),
             },
         ),
     )
     change_fieldsets = (
         (None, {"fields": ("name", "workspace", "scope", "token_id_hint")}),
-        ("Status", {"fields": STATUS_FIELDS}),
+        (gettext_lazy("Status"), {"fields": STATUS_FIELDS}),
     )
 
     # --- permissions: manage_tokens is the whole boundary (see permissions.py) ---
@@ -154,92 +158,119 @@ class AccessTokenAdmin(WithoutBulkDelete):
         if change:  # an added token was saved by the service: the form has no save_m2m
             super().save_related(request, form, formsets, change)
 
-    @admin.display(description="status", ordering="status")
+    @admin.display(description=gettext_lazy("status"), ordering="status")
     def status_badge(self, obj: AccessToken) -> SafeString:
         """The status as a coloured badge."""
         return badge(obj.status, obj.get_status_display())
 
     # --- actions: parse, call one service per row, report ---
 
-    @admin.action(description="Verify with FastPix", permissions=["manage_tokens"])
+    @admin.action(description=gettext_lazy("Verify with FastPix"), permissions=["manage_tokens"])
     def verify_tokens(self, request: HttpRequest, queryset: QuerySet[AccessToken]) -> None:
         """Ask FastPix about each token; a success is the only way back to active."""
         for token in queryset.defer(None):
             if token.status == TokenStatus.REVOKED:
-                self.message_user(request, f"{token}: revoked, not verified.", messages.WARNING)
+                self.message_user(
+                    request,
+                    gettext("%(token)s: revoked, not verified.") % {"token": token},
+                    messages.WARNING,
+                )
                 continue
             try:
                 result = verify_token(token, by=actor(request))
             except (FastPixError, EncryptionKeyError) as exc:
-                self.message_user(request, f"{token}: {exc}", messages.ERROR)
+                self.message_user(request, row_message(token, exc), messages.ERROR)
                 continue
-            if result.ok:
-                again = " It is active again." if result.reactivated else ""
-                self.message_user(request, f"{token}: {result.detail}{again}", messages.SUCCESS)
+            # result.detail comes from the verify service (untranslated, like other errors).
+            values = {"token": token, "detail": result.detail}
+            if result.ok and result.reactivated:
+                text = gettext("%(token)s: %(detail)s It is active again.") % values
+                self.message_user(request, text, messages.SUCCESS)
+            elif result.ok:
+                self.message_user(request, row_message(token, result.detail), messages.SUCCESS)
             elif result.invalidated:
-                self.message_user(
-                    request, f"{token}: {result.detail} Marked invalid.", messages.ERROR
-                )
+                text = gettext("%(token)s: %(detail)s Marked invalid.") % values
+                self.message_user(request, text, messages.ERROR)
             else:
-                self.message_user(request, f"{token}: {result.detail}", messages.WARNING)
+                self.message_user(request, row_message(token, result.detail), messages.WARNING)
 
-    @admin.action(description="Revoke (irreversible)…", permissions=["manage_tokens"])
+    @admin.action(description=gettext_lazy("Revoke (irreversible)…"), permissions=["manage_tokens"])
     def revoke_tokens(
         self, request: HttpRequest, queryset: QuerySet[AccessToken]
     ) -> TemplateResponse | None:
         """Revoke tokens for good after a confirmation page that asks for the reason."""
         form = submitted_form(request, ReasonForm)
         if not (form.is_bound and form.is_valid()):
+            items = [self._describe(token) for token in queryset]
+            count = len(items)
             return confirmation_page(
                 self,
                 request,
                 queryset,
                 action="revoke_tokens",
-                title="Revoke access tokens",
-                intro="These tokens will never be used again, by any process, from the moment "
-                "you confirm:",
-                warning="Revoking is irreversible. Also delete the token in the FastPix "
-                "dashboard if it leaked.",
+                title=gettext("Revoke access tokens"),
+                intro=ngettext(
+                    "This token will never be used again, by any process, from the moment you "
+                    "confirm:",
+                    "These %(count)s tokens will never be used again, by any process, from the "
+                    "moment you confirm:",
+                    count,
+                )
+                % {"count": count},
+                warning=gettext(
+                    "Revoking is irreversible. Also delete the token in the FastPix dashboard "
+                    "if it leaked."
+                ),
                 form=form,
-                items=[self._describe(token) for token in queryset],
-                submit_label="Yes, revoke",
+                items=items,
+                submit_label=gettext("Yes, revoke"),
             )
         self._change_each(
             request,
             queryset,
             revoke_token,
             form.cleaned_data["reason"],
-            done=("Revoked", "revoked."),
-            already=("was already revoked.", messages.WARNING),
+            logged="Revoked",
+            done=gettext("%(token)s: revoked."),
+            already=(gettext("%(token)s: was already revoked."), messages.WARNING),
             refused_level=messages.ERROR,
         )
         return None
 
-    @admin.action(description="Mark invalid…", permissions=["manage_tokens"])
+    @admin.action(description=gettext_lazy("Mark invalid…"), permissions=["manage_tokens"])
     def invalidate_tokens(
         self, request: HttpRequest, queryset: QuerySet[AccessToken]
     ) -> TemplateResponse | None:
         """Take tokens out of use until a successful verify, after a confirmation page."""
         form = submitted_form(request, ReasonForm)
         if not (form.is_bound and form.is_valid()):
+            items = [self._describe(token) for token in queryset]
+            count = len(items)
             return confirmation_page(
                 self,
                 request,
                 queryset,
                 action="invalidate_tokens",
-                title="Mark access tokens invalid",
-                intro="These tokens will not be used until a “Verify with FastPix” succeeds:",
+                title=gettext("Mark access tokens invalid"),
+                intro=ngettext(
+                    "This token will not be used until a “Verify with FastPix” succeeds:",
+                    "These %(count)s tokens will not be used until a “Verify with FastPix” "
+                    "succeeds:",
+                    count,
+                )
+                % {"count": count},
                 form=form,
-                items=[self._describe(token) for token in queryset],
-                submit_label="Yes, mark invalid",
+                items=items,
+                submit_label=gettext("Yes, mark invalid"),
             )
         self._change_each(
             request,
             queryset,
             invalidate_token,
             form.cleaned_data["reason"],
-            done=("Marked invalid", "marked invalid."),
-            already=("was already invalid.", messages.INFO),
+            logged="Marked invalid",
+            done=gettext("%(token)s: marked invalid."),
+            already=(gettext("%(token)s: was already invalid."), messages.INFO),
             refused_level=messages.WARNING,
         )
         return None
@@ -251,22 +282,27 @@ class AccessTokenAdmin(WithoutBulkDelete):
         change: Callable[..., bool],
         reason: str,
         *,
-        done: tuple[str, str],
+        logged: str,
+        done: str,
         already: tuple[str, int],
         refused_level: int,
     ) -> None:
-        """Apply one status service per row and report each row's outcome."""
+        """Apply one status service per row and report each row's outcome.
+
+        ``done`` and ``already[0]`` are translated texts with a ``%(token)s`` placeholder;
+        ``logged`` is stored in the admin log as written (an audit record, not a message).
+        """
         for token in queryset:
             try:
                 moved = change(token, reason=reason, by=actor(request))
             except TokenError as exc:
-                self.message_user(request, f"{token}: {exc}", refused_level)
+                self.message_user(request, row_message(token, exc), refused_level)
                 continue
             if moved:
-                self.log_change(request, token, f"{done[0]}: {reason}")
-                self.message_user(request, f"{token}: {done[1]}", messages.SUCCESS)
+                self.log_change(request, token, f"{logged}: {reason}")
+                self.message_user(request, done % {"token": token}, messages.SUCCESS)
             else:
-                self.message_user(request, f"{token}: {already[0]}", already[1])
+                self.message_user(request, already[0] % {"token": token}, already[1])
 
     @staticmethod
     def _describe(token: AccessToken) -> str:

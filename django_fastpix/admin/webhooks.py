@@ -10,11 +10,13 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
+from django.utils.translation import gettext, gettext_lazy
 
 from ..exceptions import FastPixError
 from ..models import WebhookEvent, WebhookOutcome
 from ..services.webhooks import replay_event
 from .badges import badge
+from .text import row_message
 
 
 class WebhookEventAdmin(admin.ModelAdmin):
@@ -48,9 +50,12 @@ class WebhookEventAdmin(admin.ModelAdmin):
                 )
             },
         ),
-        ("Dates", {"fields": ("occurred_at", "received_at", "processed_at")}),
-        ("Payload", {"fields": ("pretty_payload",)}),
-        ("Failure", {"fields": ("error", "traceback"), "classes": ("collapse",)}),
+        (gettext_lazy("Dates"), {"fields": ("occurred_at", "received_at", "processed_at")}),
+        (gettext_lazy("Payload"), {"fields": ("pretty_payload",)}),
+        (
+            gettext_lazy("Failure"),
+            {"fields": ("error", "traceback"), "classes": ("collapse",)},
+        ),
     )
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
@@ -70,33 +75,35 @@ class WebhookEventAdmin(admin.ModelAdmin):
         """Gate of the replay action: the model's change permission."""
         return super().has_change_permission(request)
 
-    @admin.display(description="outcome", ordering="outcome")
+    @admin.display(description=gettext_lazy("outcome"), ordering="outcome")
     def outcome_badge(self, obj: WebhookEvent) -> SafeString:
         """The processing outcome as a coloured badge."""
         return badge(obj.outcome, obj.get_outcome_display())
 
-    @admin.display(description="payload")
+    @admin.display(description=gettext_lazy("payload"))
     def pretty_payload(self, obj: WebhookEvent) -> SafeString:
         """The payload as indented JSON."""
         text = json.dumps(obj.payload, indent=2, sort_keys=True, ensure_ascii=False)
         return format_html('<pre class="fastpix-payload">{}</pre>', text)
 
-    @admin.action(description="Replay (process again)", permissions=["replay"])
+    @admin.action(description=gettext_lazy("Replay (process again)"), permissions=["replay"])
     def replay_events(self, request: HttpRequest, queryset: QuerySet[WebhookEvent]) -> None:
         """Process stored events again, e.g. after fixing what made them fail."""
         for event in queryset.defer(None):
             try:
                 replay_event(event)  # records the outcome on the event
             except FastPixError as exc:
-                self.message_user(request, f"{event}: {exc}", messages.ERROR)
+                self.message_user(request, row_message(event, exc), messages.ERROR)
                 continue
             if event.outcome == WebhookOutcome.FAILED:
-                self.message_user(
-                    request, f"{event}: replay failed ({event.error})", messages.ERROR
-                )
+                text = gettext("%(event)s: replay failed (%(error)s)") % {
+                    "event": event,
+                    "error": event.error,
+                }
+                self.message_user(request, text, messages.ERROR)
             else:
-                self.message_user(
-                    request,
-                    f"{event}: replayed ({event.get_outcome_display()}).",
-                    messages.SUCCESS,
-                )
+                text = gettext("%(event)s: replayed (%(outcome)s).") % {
+                    "event": event,
+                    "outcome": event.get_outcome_display(),
+                }
+                self.message_user(request, text, messages.SUCCESS)

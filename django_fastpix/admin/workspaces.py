@@ -10,6 +10,7 @@ from django.db.models.functions import Length
 from django.http import HttpRequest, HttpResponse
 from django.urls import NoReverseMatch, reverse
 from django.utils.decorators import method_decorator
+from django.utils.translation import gettext_lazy
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 
 from ..models import TokenStatus, Workspace
@@ -53,10 +54,10 @@ class WorkspaceAdmin(admin.ModelAdmin):
     fieldsets = (
         (None, {"fields": ("name", "slug", "environment", "fastpix_workspace_id")}),
         (
-            "Webhook",
+            gettext_lazy("Webhook"),
             {"fields": ("new_webhook_secret", "webhook_secret_rotated_at")},
         ),
-        ("Dates", {"fields": ("created_at", "updated_at")}),
+        (gettext_lazy("Dates"), {"fields": ("created_at", "updated_at")}),
     )
     readonly_fields = ("webhook_secret_rotated_at", "created_at", "updated_at")
     change_form_template = "admin/django_fastpix/workspace/change_form.html"
@@ -76,22 +77,22 @@ class WorkspaceAdmin(admin.ModelAdmin):
             )
         )
 
-    @admin.display(description="active tokens", ordering="active_count")
+    @admin.display(description=gettext_lazy("active tokens"), ordering="active_count")
     def active_tokens(self, obj: Any) -> int:
         """Active tokens in the workspace."""
         return int(obj.active_count)
 
-    @admin.display(description="invalid tokens", ordering="invalid_count")
+    @admin.display(description=gettext_lazy("invalid tokens"), ordering="invalid_count")
     def invalid_tokens(self, obj: Any) -> int:
         """Invalid tokens in the workspace."""
         return int(obj.invalid_count)
 
-    @admin.display(description="revoked tokens", ordering="revoked_count")
+    @admin.display(description=gettext_lazy("revoked tokens"), ordering="revoked_count")
     def revoked_tokens(self, obj: Any) -> int:
         """Revoked tokens in the workspace."""
         return int(obj.revoked_count)
 
-    @admin.display(description="webhook secret set", boolean=True)
+    @admin.display(description=gettext_lazy("webhook secret set"), boolean=True)
     def webhook_secret_set(self, obj: Any) -> bool:
         """Whether a webhook secret is set."""
         return bool(obj.webhook_secret_length)

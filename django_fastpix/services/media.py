@@ -16,7 +16,7 @@ from django.db import DatabaseError, connections, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from .. import queue, signals
+from .. import jobs, signals
 from ..adapter import get_adapter
 from ..client import FastPixClient
 from ..client import Media as RemoteMedia
@@ -234,7 +234,7 @@ def schedule_retry(media_id: int, reason: str, *, retry_after: float | None = No
         _fail(media, f"Gave up after {attempts} attempts. Last error: {reason}")
         return
     run_after = now + timedelta(seconds=max(retry_after or 0.0, creation_backoff(attempts)))
-    deferred = queue.can_defer("create_media")
+    deferred = jobs.can_defer("create_media")
     grace = timedelta(seconds=float(fastpix_settings.RECOVERY_GRACE_SECONDS))
     try:
         Media.objects.filter(pk=media_id, status=MediaStatus.PENDING).update(
@@ -251,7 +251,7 @@ def schedule_retry(media_id: int, reason: str, *, retry_after: float | None = No
     if not deferred:
         return
     try:
-        queue.enqueue("create_media", media_id, run_after=run_after)
+        jobs.enqueue("create_media", media_id, run_after=run_after)
     except Exception:  # the queue itself failed: recovery requeues the row when it is due
         logger.exception("Could not queue the next attempt of media %s", media_id)
         with contextlib.suppress(DatabaseError):
@@ -267,7 +267,7 @@ def queue_creation(media_id: int) -> None:
     keeps the reason and is due for recovery at once.
     """
     try:
-        queue.enqueue("create_media", media_id)
+        jobs.enqueue("create_media", media_id)
     except Exception as exc:  # anything: this runs after the site's commit, in its request
         logger.exception("Could not queue creation of FastPix media %s", media_id)
         with contextlib.suppress(DatabaseError):
@@ -283,7 +283,7 @@ def queue_deletion(media_id: int) -> None:
     The row keeps its status, so ``fastpix_media delete`` or the admin can delete it later.
     """
     try:
-        queue.enqueue("delete_media", media_id)
+        jobs.enqueue("delete_media", media_id)
     except Exception:  # anything: this runs after the site's commit, in its request
         logger.exception("Could not queue deletion of FastPix media %s", media_id)
 
