@@ -1,4 +1,5 @@
-"""System checks: encryption key, stored secrets, API settings, SQLite locking, media sources."""
+"""System checks: encryption key, stored secrets, API settings, SQLite locking, media sources,
+task backend, webhook route."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from django.core import checks
 from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured
 from django.db import DatabaseError
 from django.db.utils import load_backend
+from django.urls import NoReverseMatch, Resolver404, get_script_prefix, resolve, reverse
 from django.utils.module_loading import import_string
 
 from .exceptions import EncryptionKeyError
@@ -350,3 +352,106 @@ def _workspace_slugs() -> dict[str, str]:
         and options["workspace"]
         and "." not in options["workspace"]
     }
+
+
+# Task backends whose jobs are rows of an app's tables: the app must be installed (and migrated).
+DATABASE_TASK_BACKENDS = {"django_tasks_db.": "django_tasks_db"}
+
+
+@checks.register()
+def check_task_backend(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """fastpix.E009: TASK_BACKEND names a TASKS alias; fastpix.E010: its app is installed."""
+    from .conf import fastpix_settings
+
+    try:
+        alias = str(fastpix_settings.TASK_BACKEND)
+    except ImproperlyConfigured:
+        return []  # E003 says so
+    tasks = getattr(settings, "TASKS", None)
+    # Unset (the 5.2 backport) means one immediate "default" backend, as on Django 6.
+    aliases = set(tasks) if isinstance(tasks, dict) else {"default"}
+    if alias not in aliases:
+        return [
+            checks.Error(
+                f"FASTPIX['TASK_BACKEND'] is {alias!r}, which is not an alias of TASKS "
+                f"({', '.join(sorted(map(str, aliases))) or 'none'}): no media creation can be "
+                "queued (media stay pending).",
+                hint=f"Add {alias!r} to TASKS, or set FASTPIX['TASK_BACKEND'] to one of its "
+                "aliases.",
+                id="fastpix.E009",
+            )
+        ]
+    backend = _media_task_backend() or ""
+    return [
+        checks.Error(
+            f"FastPix tasks run on {backend} (TASKS[{alias!r}]), whose app {app!r} is not in "
+            "INSTALLED_APPS: queueing a media fails (it stays pending), and `db_worker` is an "
+            "unknown command.",
+            hint=f"`pip install {app.replace('_', '-')}`, add {app!r} to INSTALLED_APPS, run "
+            "`manage.py migrate`, then start workers with `manage.py db_worker`.",
+            id="fastpix.E010",
+        )
+        for prefix, app in DATABASE_TASK_BACKENDS.items()
+        if backend.startswith(prefix) and not apps.is_installed(app)
+    ]
+
+
+WEBHOOK_URL_NAME = "django_fastpix:webhook"
+# A slug used to ask whether the webhook route exists at all (any slug would do).
+SAMPLE_SLUG = "example"
+
+
+def webhook_path(slug: str) -> str | None:
+    """The path of ``slug``'s webhook URL in this site's URLconf; None if it is not routed."""
+    try:
+        return reverse(WEBHOOK_URL_NAME, kwargs={"workspace": slug})
+    except NoReverseMatch:
+        return None
+
+
+def webhook_route_problem(slug: str) -> str | None:
+    """Why FastPix's deliveries for ``slug`` would not reach the app's webhook view, if so."""
+    path = webhook_path(slug)
+    if path is None:
+        return (
+            f"The URL {WEBHOOK_URL_NAME!r} cannot be reversed: the site's URLconf does not "
+            "include django_fastpix.urls, so every FastPix webhook delivery gets 404."
+        )
+    # reverse() prefixes the script name (FORCE_SCRIPT_NAME); resolve() expects the path without.
+    prefix = get_script_prefix()
+    local = "/" + path[len(prefix) :] if path.startswith(prefix) else path
+    try:
+        match = resolve(local)
+    except Resolver404:
+        return f"{path} does not resolve, so FastPix's deliveries there get 404."
+    # By name, not by importing the view: checks stay below the edges (the doctor uses this).
+    app_name, _, url_name = WEBHOOK_URL_NAME.partition(":")
+    if match.url_name != url_name or match.app_names[-1:] != [app_name]:
+        return (
+            f"{path} reaches {match.view_name or match._func_path!r}, not django_fastpix's "
+            "webhook view: an earlier URL pattern shadows it, so FastPix's deliveries never "
+            "arrive."
+        )
+    return None
+
+
+@checks.register(checks.Tags.urls)
+def check_webhook_route(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """fastpix.W004: the site routes FastPix's webhooks to the app's view."""
+    if not getattr(settings, "ROOT_URLCONF", None):
+        return []  # Django itself reports a missing URLconf
+    try:
+        problem = webhook_route_problem(SAMPLE_SLUG)
+    except Exception:  # a URLconf that does not import: Django's own URL checks report it
+        return []
+    if problem is None:
+        return []
+    return [
+        checks.Warning(
+            problem,
+            hint='Add path("fastpix/", include("django_fastpix.urls")) to your urls.py (before '
+            "any catch-all pattern), then paste each workspace's webhook URL "
+            "(`manage.py fastpix_workspace webhook-url SLUG`) into FastPix.",
+            id="fastpix.W004",
+        )
+    ]

@@ -12,6 +12,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import DatabaseError
 from django.utils import timezone
 
+from ..checks import webhook_path, webhook_route_problem
 from ..client.credentials import token_id_problem
 from ..conf import fastpix_settings
 from ..exceptions import FastPixError
@@ -33,7 +34,8 @@ PENDING_ERRORS_LISTED = 10
 # System checks reported under "sources" rather than "settings"; a source whose workspace is
 # missing makes no media for any save, as serious here as a workspace without a token.
 SOURCE_CHECKS = {"fastpix.E005", "fastpix.E006", "fastpix.E007", "fastpix.E008", "fastpix.W003"}
-FAIL_IN_DOCTOR = {"fastpix.W003"}
+# A missing webhook route (fastpix.W004) 404s every delivery: media never leave "created".
+FAIL_IN_DOCTOR = {"fastpix.W003", "fastpix.W004"}
 
 ROTATE_REMEDY = (
     "Add the key it was encrypted with to FIELD_ENCRYPTION_KEY (a list, the new key first), "
@@ -131,6 +133,7 @@ def workspace_findings(
     findings = [*token_findings(workspace, area), *verified]
     if key_usable:
         findings.append(webhook_secret_finding(workspace, area))
+    findings += webhook_route_findings(workspace, area)
     findings += media_findings(workspace, area, stuck_after)
     findings += pending_error_findings(workspace, area)
     return findings
@@ -249,7 +252,8 @@ def webhook_secret_finding(workspace: Workspace, area: str) -> Finding:
             "No webhook secret: FastPix deliveries are refused (401), so media state only "
             "updates through `fastpix_sync_media`.",
             "Paste the signing secret FastPix shows for this workspace's webhook into the "
-            "workspace in the admin.",
+            "workspace in the admin, or run "
+            f"`manage.py fastpix_workspace set-webhook-secret {workspace.slug}` (it prompts).",
         )
     if isinstance(secret, UndecryptableValue):
         return Finding(FAIL, area, "The webhook secret cannot be decrypted.", ROTATE_REMEDY)
@@ -263,6 +267,35 @@ def webhook_secret_finding(workspace: Workspace, area: str) -> Finding:
             "Copy the secret exactly as FastPix shows it into the workspace in the admin.",
         )
     return Finding(OK, area, "Webhook secret is set.")
+
+
+def webhook_route_findings(workspace: Workspace, area: str) -> list[Finding]:
+    """Whether this workspace's webhook URL reaches the app's view (no route at all: W004)."""
+    try:
+        path = webhook_path(workspace.slug)
+        problem = webhook_route_problem(workspace.slug) if path is not None else None
+    except Exception:  # a URLconf that does not load: Django's own checks report it
+        return []
+    if path is None:
+        return []  # no route at all: fastpix.W004 says so, once, under "settings"
+    if problem:
+        return [
+            Finding(
+                FAIL,
+                area,
+                problem,
+                'Move path("fastpix/", include("django_fastpix.urls")) above the pattern that '
+                "catches it in your urls.py.",
+            )
+        ]
+    return [
+        Finding(
+            OK,
+            area,
+            f"Webhooks are routed: {path} reaches the app's view (`manage.py fastpix_workspace "
+            f"webhook-url {workspace.slug}` prints the whole URL to paste into FastPix).",
+        )
+    ]
 
 
 def media_findings(workspace: Workspace, area: str, stuck_after: timedelta) -> list[Finding]:

@@ -51,7 +51,7 @@ def add_token(
     secret_key = _clean_credential(secret_key, secret_key_problem)
     if not name.strip():
         raise TokenError("A token needs a name.")
-    if AccessToken.objects.for_token_id(workspace, token_id).exists():
+    if existing_token(workspace, token_id) is not None:
         raise _duplicate(workspace, token_id)
     token = AccessToken(
         workspace=workspace,
@@ -73,10 +73,96 @@ def add_token(
 
 
 @sensitive_variables()
-def _duplicate(workspace: Workspace, token_id: str) -> DuplicateTokenError:
-    return DuplicateTokenError(
-        f"Workspace {workspace.slug!r} already holds a token ending …{token_id_hint(token_id)}."
+def clean_pair(token_id: str, secret_key: str) -> tuple[str, str]:
+    """The pair as ``add_token`` stores it, or the TokenError it would raise (before any call)."""
+    return (
+        _clean_credential(token_id, token_id_problem),
+        _clean_credential(secret_key, secret_key_problem),
     )
+
+
+@sensitive_variables()
+def existing_token(workspace: Workspace, token_id: str) -> AccessToken | None:
+    """The workspace's stored token with this id, whatever its status (found by digest)."""
+    return AccessToken.objects.for_token_id(workspace, token_id).order_by("pk").first()
+
+
+@sensitive_variables()
+def _duplicate(workspace: Workspace, token_id: str) -> DuplicateTokenError:
+    existing = existing_token(workspace, token_id)
+    if existing is None:  # deleted meanwhile: the hint of the id given is all there is to say
+        return DuplicateTokenError(
+            f"Workspace {workspace.slug!r} already holds a token ending …{token_id_hint(token_id)}."
+        )
+    return DuplicateTokenError(duplicate_message(existing))
+
+
+def duplicate_message(existing: AccessToken) -> str:
+    """Why a token id cannot be added again: the row holding it, its status, and what to do."""
+    reason = f" ({existing.status_reason})" if existing.status_reason else ""
+    message = (
+        f"Workspace {existing.workspace.slug!r} already holds this token id as token "
+        f"#{existing.pk} {existing.name!r} (…{existing.token_id_hint}), "
+        f"{existing.status}{reason}."
+    )
+    if existing.status == TokenStatus.REVOKED:
+        return (
+            f"{message} A revoked token id is never stored again: create a new token in FastPix "
+            "and add that one."
+        )
+    return (
+        f"{message} To store a new secret key for it, run the same `manage.py fastpix_token "
+        "add` with --replace: the pair is verified with FastPix, then replaces the stored "
+        "secret key (an invalid token becomes active again). `fastpix_token verify "
+        f"{existing.pk}` rechecks the stored pair as it is."
+    )
+
+
+@sensitive_variables()
+def replace_secret_key(
+    token: AccessToken, secret_key: str, *, verified: bool, by: str
+) -> AccessToken:
+    """Store a new secret key for ``token`` (re-adding its id); never for a revoked token.
+
+    ``verified`` (FastPix accepted the new pair) also makes an invalid token active, as a
+    successful verify does, and stamps ``last_verified_at``.
+    """
+    secret_key = _clean_credential(secret_key, secret_key_problem)
+    now = timezone.now()
+    with transaction.atomic():
+        # Locked and re-read: a revoke committed meanwhile wins, and is never undone here.
+        current = AccessToken.objects.select_for_update().get(pk=token.pk)
+        if current.status == TokenStatus.REVOKED:
+            raise TokenRevokedError(duplicate_message(current))
+        current.secret_key = secret_key
+        fields = ["secret_key"]
+        reactivated = verified and current.status == TokenStatus.INVALID
+        if verified:
+            current.last_verified_at = now
+            fields.append("last_verified_at")
+        if reactivated:
+            current.status = TokenStatus.ACTIVE
+            current.status_reason = "secret key replaced and verified"
+            current.status_changed_at = now
+            current.status_changed_by = by
+            fields += ["status", "status_reason", "status_changed_at", "status_changed_by"]
+        current.save(update_fields=fields)
+    logger.info(
+        "Replaced the secret key of FastPix token %r (…%s) in %s",
+        current.name,
+        current.token_id_hint,
+        current.workspace,
+    )
+    if verified:
+        transaction.on_commit(
+            partial(
+                signals.token_verified.send,
+                sender=AccessToken,
+                token=current,
+                reactivated=reactivated,
+            )
+        )
+    return current
 
 
 def _change_status(

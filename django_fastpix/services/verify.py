@@ -14,9 +14,12 @@ from .. import signals
 from ..client import Credentials, FastPixClient, Transport
 from ..exceptions import (
     AuthenticationError,
+    FastPixAPIError,
     FastPixError,
     PermissionDeniedError,
+    ServerError,
     TokenRevokedError,
+    TransportError,
 )
 from ..models import AccessToken, TokenStatus
 from .tokens import invalidate_token
@@ -48,6 +51,40 @@ def verify_credentials(token_id: str, secret_key: str) -> None:
         )
     finally:
         transport.close()
+
+
+@sensitive_variables()
+def pair_problem(token_id: str, secret_key: str, *, unverified_hint: str) -> str | None:
+    """Ask FastPix about a pair before it is stored: None if it was accepted, else why not.
+
+    ``unverified_hint`` says how this caller stores a pair without verifying it (a form's
+    checkbox, a command's option); the messages name no character of the pair.
+    """
+    try:
+        verify_credentials(token_id, secret_key)
+    except AuthenticationError:
+        return (
+            "FastPix rejected this token id / secret key (401). Check both values and that the "
+            "token has not been deleted in the FastPix dashboard."
+        )
+    except PermissionDeniedError:
+        return (
+            "FastPix accepted the pair but it may not read media (403): check the permissions "
+            f"it was created with, or {unverified_hint}."
+        )
+    except (TransportError, ServerError) as exc:
+        return (
+            f"FastPix could not be reached to verify the token ({type(exc).__name__}). "
+            f"Try again, or {unverified_hint}."
+        )
+    except FastPixAPIError as exc:
+        return (
+            f"FastPix did not accept the verification request ({exc.status}: {exc.message}); "
+            f"{unverified_hint}."
+        )
+    except FastPixError as exc:
+        return f"The token could not be verified ({type(exc).__name__}); {unverified_hint}."
+    return None
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ def env_file(tmp_path: Path) -> Path:
 def test_import_stores_the_pair_and_prints_only_the_hint(workspace, env_file, all_logs):
     out = run(
         "fastpix_token", "import", "--env-file", str(env_file), "--workspace", "prod",
-        "--name", "from .env", "--scope", "read",
+        "--name", "from .env", "--scope", "read", "--no-verify",
     )  # fmt: skip
     token = AccessToken.objects.get()
     credentials = token.credentials()
@@ -40,7 +40,7 @@ def test_import_stores_the_pair_and_prints_only_the_hint(workspace, env_file, al
 
 
 def test_import_json_and_the_same_errors_as_add(workspace, env_file, tmp_path):
-    args = ["--workspace", "prod", "--name", "x", "--json"]
+    args = ["--workspace", "prod", "--name", "x", "--json", "--no-verify"]
     data = json.loads(run("fastpix_token", "import", "--env-file", str(env_file), *args))
     assert data["hint"] == "4b7d" and data["scope"] == "read_write"
     with pytest.raises(CommandError, match="already holds") as excinfo:

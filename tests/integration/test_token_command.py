@@ -53,6 +53,7 @@ def test_add_from_stdin_then_list(workspace, monkeypatch, all_logs, settings):
         "--scope",
         "read",
         "--stdin",
+        "--no-verify",
         stdin=f"{TOKEN_ID}\n{SECRET}\n",
         monkeypatch=monkeypatch,
     )
@@ -69,7 +70,10 @@ def test_add_from_stdin_then_list(workspace, monkeypatch, all_logs, settings):
 def test_add_from_env_file_leaves_environment_alone(workspace, tmp_path: Path, all_logs):
     env_file = tmp_path / ".env"
     env_file.write_text(f"FASTPIX_TOKEN_ID={TOKEN_ID}\nFASTPIX_SECRET_KEY={SECRET}\n")
-    out = run("add", "--workspace", "prod", "--name", "from file", "--env-file", str(env_file))
+    out = run(
+        "add", "--workspace", "prod", "--name", "from file", "--env-file", str(env_file),
+        "--no-verify",
+    )  # fmt: skip
     assert AccessToken.objects.get().credentials().token_id == TOKEN_ID
     assert "FASTPIX_SECRET_KEY" not in os.environ
     assert_no_secret(out, all_logs.text)
@@ -78,7 +82,7 @@ def test_add_from_env_file_leaves_environment_alone(workspace, tmp_path: Path, a
 def test_add_from_environment(workspace, monkeypatch):
     monkeypatch.setenv("FASTPIX_TOKEN_ID", TOKEN_ID)
     monkeypatch.setenv("FASTPIX_SECRET_KEY", SECRET)
-    out = run("add", "--workspace", "prod", "--name", "env", "--from-env", "--json")
+    out = run("add", "--workspace", "prod", "--name", "env", "--from-env", "--json", "--no-verify")
     assert json.loads(out)["hint"] == "a9c2"
     assert_no_secret(out)
 
@@ -122,6 +126,7 @@ def test_failures_are_command_errors(workspace, monkeypatch, tmp_path):
         "--name",
         "x",
         "--stdin",
+        "--no-verify",
         stdin=f"{TOKEN_ID}\n{SECRET}\n",
         monkeypatch=monkeypatch,
     )

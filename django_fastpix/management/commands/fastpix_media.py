@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import json
+import argparse
 import sys
 from typing import Any
 
-from django.core.management.base import CommandError, CommandParser
+from django.core.management.base import CommandError
 from django.db.models import QuerySet
 
-from ...exceptions import FastPixError
-from ...models import Media, MediaStatus, Workspace
+from ...models import Media, MediaStatus
 from ...services.media import (
     delete_remote_media,
     refresh_media,
@@ -19,18 +18,16 @@ from ...services.media import (
 )
 from ...services.operations import start_media, wait_for_media
 from ...services.recovery import recover_media
-from ..base import FastPixCommand
+from ..base import SubcommandCommand
 
 
-class Command(FastPixCommand):
+class Command(SubcommandCommand):
     help = (
         "Manage FastPix media. MEDIA is a local media id or a FastPix media id. Creation runs "
         "now, in this process, with the same exactly-once guarantee as the background task."
     )
 
-    def add_arguments(self, parser: CommandParser) -> None:
-        sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
-
+    def add_subcommands(self, sub: argparse._SubParsersAction[Any]) -> None:
         create = sub.add_parser("create", help="Create a media in FastPix from a video URL.")
         create.add_argument("--workspace", required=True, help="Workspace slug.")
         create.add_argument("--url", required=True, help="The http(s) URL FastPix pulls from.")
@@ -76,15 +73,6 @@ class Command(FastPixCommand):
         lst.add_argument("--status", choices=MediaStatus.values, help="Only this status.")
         lst.add_argument("--limit", type=int, default=50, help="At most this many (default 50).")
 
-        for p in sub.choices.values():
-            p.add_argument("--json", action="store_true", help="Print JSON.")
-
-    def handle(self, *args: Any, **options: Any) -> None:
-        try:
-            getattr(self, f"handle_{options['action']}")(**options)
-        except FastPixError as exc:
-            raise CommandError(str(exc)) from None
-
     # --- sub-commands ---
 
     def handle_create(self, **options: Any) -> None:
@@ -94,7 +82,7 @@ class Command(FastPixCommand):
         if options["timeout"] < 0 or options["interval"] <= 0:
             raise CommandError("--timeout must be >= 0 and --interval > 0.")
         media = start_media(
-            self._workspace(options["workspace"]),
+            self.workspace(options["workspace"]),
             options["url"],
             title=options["title"],
             access_policy=options["access_policy"],
@@ -149,7 +137,7 @@ class Command(FastPixCommand):
             raise CommandError("--limit must be at least 1.")
         report = recover_media(limit=options["limit"])
         if options["json"]:
-            self.stdout.write(json.dumps(report.as_dict()))
+            self.write_json(report.as_dict(), indent=None)
             return
         self.stdout.write(
             f"Requeued {report.requeued} pending media; made {report.created_for_objects} "
@@ -166,12 +154,12 @@ class Command(FastPixCommand):
             raise CommandError("--limit must be at least 1.")
         media: QuerySet[Media] = Media.objects.select_related("workspace").order_by("-pk")
         if options["workspace"]:
-            media = media.filter(workspace=self._workspace(options["workspace"]))
+            media = media.filter(workspace=self.workspace(options["workspace"]))
         if options["status"]:
             media = media.filter(status=options["status"])
         rows = [_as_dict(m, playback=False) for m in media[: options["limit"]]]
         if options["json"]:
-            self.stdout.write(json.dumps(rows, indent=2))
+            self.write_json(rows)
             return
         if not rows:
             self.stdout.write("No media.")
@@ -188,7 +176,7 @@ class Command(FastPixCommand):
     def _report(self, media: Media, options: dict[str, Any]) -> None:
         data = _as_dict(media)
         if options["json"]:
-            self.stdout.write(json.dumps(data, indent=2))
+            self.write_json(data)
             return
         style = {
             MediaStatus.READY: self.style.SUCCESS,
@@ -212,18 +200,11 @@ class Command(FastPixCommand):
             if data[key]:
                 self.stdout.write(f"  {key}: {data[key]}")
 
-    def _workspace(self, slug: str) -> Workspace:
-        try:
-            return Workspace.objects.get(slug=slug)
-        except Workspace.DoesNotExist:
-            known = ", ".join(Workspace.objects.values_list("slug", flat=True)) or "none"
-            raise CommandError(f"No workspace {slug!r} (known: {known}).") from None
-
     def _media(self, options: dict[str, Any]) -> Media:
         ref = str(options["media"]).strip()
         media = Media.objects.select_related("workspace")
         if options.get("workspace"):
-            media = media.filter(workspace=self._workspace(options["workspace"]))
+            media = media.filter(workspace=self.workspace(options["workspace"]))
         if ref.isdigit():
             by_pk = media.filter(pk=int(ref)).first()
             if by_pk is not None:

@@ -8,6 +8,7 @@ from typing import Any
 
 from django.core.management.base import CommandError, CommandParser
 
+from ...client.pagination import MAX_PAGE_SIZE
 from ...exceptions import FastPixError
 from ...models import Workspace
 from ...services.sync import SyncReport, sync_media
@@ -16,8 +17,9 @@ from ..base import FastPixCommand
 
 class Command(FastPixCommand):
     help = (
-        "Sync local media with FastPix (50 a page, bulk upserts): repairs what missed webhooks "
-        "left stale. Media FastPix no longer lists are marked deleted after a complete listing."
+        f"Sync local media with FastPix ({MAX_PAGE_SIZE} a page, bulk upserts): repairs what "
+        "missed webhooks left stale. Media FastPix no longer lists are marked deleted after a "
+        "complete listing."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:

@@ -1,38 +1,38 @@
-"""fastpix_token: add, list, revoke and invalidate FastPix access tokens from a shell."""
+"""fastpix_token: add, list, verify, revoke and invalidate FastPix access tokens from a shell."""
 
 from __future__ import annotations
 
+import argparse
 import getpass
-import json
 import sys
 from pathlib import Path
 from typing import Any
 
 import environ
-from django.core.management.base import CommandError, CommandParser
+from django.core.management.base import CommandError
 from django.views.decorators.debug import sensitive_variables
 
-from ...exceptions import FastPixError
-from ...models import AccessToken, TokenStatus, Workspace
+from ...models import AccessToken, TokenStatus
 from ...scopes import Scope
 from ...services import tokens as token_services
-from ...services.verify import verify_token
-from ..base import FastPixCommand
+from ...services.verify import pair_problem, verify_token
+from ..base import SubcommandCommand, env_from_file
 
 ENV_TOKEN_ID = "FASTPIX_TOKEN_ID"
 ENV_SECRET_KEY = "FASTPIX_SECRET_KEY"
 
 
-class Command(FastPixCommand):
+UNVERIFIED_HINT = "add --no-verify to store it now and verify it later (`fastpix_token verify`)"
+
+
+class Command(SubcommandCommand):
     help = (
         "Manage FastPix access tokens. Secrets are read from a prompt, standard input, a .env "
         "file or the environment, never from the command line (it leaks into shell history)."
     )
 
-    def add_arguments(self, parser: CommandParser) -> None:
-        sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
-
-        add = sub.add_parser("add", help="Store a new token (encrypted).")
+    def add_subcommands(self, sub: argparse._SubParsersAction[Any]) -> None:
+        add = sub.add_parser("add", help="Verify a token with FastPix, then store it (encrypted).")
         add.add_argument("--workspace", required=True, help="Workspace slug.")
         add.add_argument("--name", required=True, help="A name operators will recognise.")
         add.add_argument(
@@ -57,7 +57,7 @@ class Command(FastPixCommand):
             action="store_true",
             help=f"Read {ENV_TOKEN_ID} and {ENV_SECRET_KEY} from the environment.",
         )
-        add.add_argument("--json", action="store_true", help="Print the result as JSON.")
+        _add_store_options(add)
 
         imp = sub.add_parser(
             "import",
@@ -72,20 +72,18 @@ class Command(FastPixCommand):
             default=Scope.READ_WRITE.value,
             help="What the token was granted in FastPix (default read_write).",
         )
-        imp.add_argument("--json", action="store_true", help="Print the result as JSON.")
+        _add_store_options(imp)
         # `add --env-file` under another name: the same handler reads the same options.
         imp.set_defaults(stdin=False, from_env=False)
 
         lst = sub.add_parser("list", help="List tokens (hints only, never secrets).")
         lst.add_argument("--workspace", help="Only this workspace (slug).")
-        lst.add_argument("--json", action="store_true", help="Print JSON.")
 
         verify = sub.add_parser(
             "verify", help="Ask FastPix whether tokens work; a success reactivates an invalid one."
         )
         verify.add_argument("token", type=int, nargs="*", help="Token primary keys.")
         verify.add_argument("--workspace", help="Verify every non-revoked token of a workspace.")
-        verify.add_argument("--json", action="store_true", help="Print JSON.")
 
         for name, helptext in (
             ("revoke", "Revoke a token for good (after a leak). Irreversible."),
@@ -94,28 +92,51 @@ class Command(FastPixCommand):
             p = sub.add_parser(name, help=helptext)
             p.add_argument("token", type=int, help="Token primary key (see `list`).")
             p.add_argument("--reason", required=name == "revoke", default="", help="Why.")
-            p.add_argument("--json", action="store_true", help="Print JSON.")
-
-    def handle(self, *args: Any, **options: Any) -> None:
-        try:
-            getattr(self, f"handle_{options['action']}")(**options)
-        except FastPixError as exc:
-            raise CommandError(str(exc)) from None
 
     # --- sub-commands ---
 
     @sensitive_variables()
     def handle_add(self, **options: Any) -> None:
-        workspace = self._workspace(options["workspace"])
-        token_id, secret_key = self._read_credentials(options)
-        token = token_services.add_token(
-            workspace=workspace,
-            name=options["name"],
-            token_id=token_id,
-            secret_key=secret_key,
-            scope=options["scope"],
+        workspace = self.workspace(options["workspace"])
+        token_id, secret_key = token_services.clean_pair(*self._read_credentials(options))
+        existing = token_services.existing_token(workspace, token_id)
+        if existing is not None and (
+            not options["replace"] or existing.status == TokenStatus.REVOKED
+        ):
+            # Before FastPix is asked: the answer would change nothing.
+            raise CommandError(token_services.duplicate_message(existing))
+        verified = not options["no_verify"]
+        if verified:
+            problem = pair_problem(token_id, secret_key, unverified_hint=UNVERIFIED_HINT)
+            if problem:
+                raise CommandError(f"{problem} Nothing was stored.")
+        if existing is not None:
+            token = token_services.replace_secret_key(
+                existing, secret_key, verified=verified, by=_actor()
+            )
+            text = f"Replaced the secret key of token #{token.pk} {token} ({token.status})."
+        else:
+            token = token_services.add_token(
+                workspace=workspace,
+                name=options["name"],
+                token_id=token_id,
+                secret_key=secret_key,
+                scope=options["scope"],
+                verified=verified,
+            )
+            text = f"Added token #{token.pk} {token}."
+        text += (
+            " FastPix accepted it."
+            if verified
+            else f" Not verified: `fastpix_token verify {token.pk}` asks FastPix."
         )
-        self._report(token, options, f"Added token #{token.pk} {token}.")
+        if options["json"]:
+            self.write_json(
+                {**_as_dict(token), "verified": verified, "replaced": existing is not None},
+                indent=None,
+            )
+        else:
+            self.stdout.write(self.style.SUCCESS(text))
 
     def handle_import(self, **options: Any) -> None:
         self.handle_add(**options)
@@ -123,10 +144,10 @@ class Command(FastPixCommand):
     def handle_list(self, **options: Any) -> None:
         tokens = AccessToken.objects.select_related("workspace").order_by("workspace__slug", "pk")
         if options.get("workspace"):
-            tokens = tokens.filter(workspace=self._workspace(options["workspace"]))
+            tokens = tokens.filter(workspace=self.workspace(options["workspace"]))
         rows = [_as_dict(t) for t in tokens]
         if options["json"]:
-            self.stdout.write(json.dumps(rows, indent=2))
+            self.write_json(rows)
             return
         if not rows:
             self.stdout.write("No tokens.")
@@ -144,15 +165,16 @@ class Command(FastPixCommand):
         if options.get("workspace"):
             tokens += list(
                 AccessToken.objects.select_related("workspace")
-                .filter(workspace=self._workspace(options["workspace"]))
+                .filter(workspace=self.workspace(options["workspace"]))
                 .exclude(status=TokenStatus.REVOKED)
             )
         if not tokens:
             raise CommandError("Name tokens to verify, or --workspace.")
         results = [verify_token(token, by=_actor()) for token in tokens]
         if options["json"]:
-            self.stdout.write(
-                json.dumps([{**_as_dict(r.token), "ok": r.ok, "detail": r.detail} for r in results])
+            self.write_json(
+                [{**_as_dict(r.token), "ok": r.ok, "detail": r.detail} for r in results],
+                indent=None,
             )
         else:
             for r in results:
@@ -182,16 +204,9 @@ class Command(FastPixCommand):
 
     def _report(self, token: AccessToken, options: dict[str, Any], text: str) -> None:
         if options.get("json"):
-            self.stdout.write(json.dumps(_as_dict(token)))
+            self.write_json(_as_dict(token), indent=None)
         else:
             self.stdout.write(self.style.SUCCESS(text))
-
-    def _workspace(self, slug: str) -> Workspace:
-        try:
-            return Workspace.objects.get(slug=slug)
-        except Workspace.DoesNotExist:
-            known = ", ".join(Workspace.objects.values_list("slug", flat=True)) or "none"
-            raise CommandError(f"No workspace {slug!r} (known: {known}).") from None
 
     def _token(self, pk: int) -> AccessToken:
         try:
@@ -204,7 +219,7 @@ class Command(FastPixCommand):
         if options["stdin"]:
             return _read_stdin_pair()
         if options["env_file"] or options["from_env"]:
-            env = _env_from_file(options["env_file"]) if options["env_file"] else environ.Env()
+            env = env_from_file(options["env_file"]) if options["env_file"] else environ.Env()
             missing = [k for k in (ENV_TOKEN_ID, ENV_SECRET_KEY) if not env.str(k, default="")]
             if missing:
                 raise CommandError(f"Missing {', '.join(missing)} in the environment or .env file.")
@@ -214,6 +229,22 @@ class Command(FastPixCommand):
         token_id = input("FastPix token id: ")
         secret_key = getpass.getpass("FastPix secret key (not echoed): ")
         return token_id, secret_key
+
+
+def _add_store_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--no-verify",
+        action="store_true",
+        help="Store the token without asking FastPix whether the pair works (e.g. FastPix is "
+        "unreachable from here); `fastpix_token verify` asks later.",
+    )
+    parser.add_argument(
+        "--replace",
+        action="store_true",
+        help="If the workspace already holds this token id (active or invalid, not revoked), "
+        "store the new secret key in that row instead of refusing; verified first, it makes an "
+        "invalid token active again.",
+    )
 
 
 @sensitive_variables()
@@ -231,18 +262,6 @@ def _read_stdin_pair() -> tuple[str, str]:
             "--stdin expects two non-empty lines: the token id, then the secret key."
         )
     return values[0], values[1]
-
-
-def _env_from_file(path: Path) -> environ.Env:
-    """An Env over the .env file alone: its secrets never enter os.environ."""
-    if not path.is_file():
-        raise CommandError(f"No such .env file: {path}")
-
-    class FileEnv(environ.Env):
-        ENVIRON: dict[str, str] = {}
-
-    FileEnv.read_env(path, overwrite=True)
-    return FileEnv()
 
 
 def _as_dict(token: AccessToken) -> dict[str, Any]:

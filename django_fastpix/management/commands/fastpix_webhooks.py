@@ -2,32 +2,29 @@
 
 from __future__ import annotations
 
-import json
+import argparse
 from typing import Any
 
-from django.core.management.base import CommandError, CommandParser
+from django.core.management.base import CommandError
 from django.db.models import QuerySet
 
-from ...models import WebhookEvent, WebhookOutcome, Workspace
+from ...models import WebhookEvent, WebhookOutcome
 from ...services.webhooks import replay_event
-from ..base import FastPixCommand
+from ..base import SubcommandCommand
 
 
-class Command(FastPixCommand):
+class Command(SubcommandCommand):
     help = (
         "Inspect and replay stored FastPix webhook events. Replaying is idempotent: media "
         "status only moves forward, so replaying an event twice changes nothing more."
     )
 
-    def add_arguments(self, parser: CommandParser) -> None:
-        sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
-
+    def add_subcommands(self, sub: argparse._SubParsersAction[Any]) -> None:
         lst = sub.add_parser("list", help="List stored events, newest first.")
         lst.add_argument("--workspace", help="Only this workspace (slug).")
         lst.add_argument("--outcome", choices=WebhookOutcome.values, help="Only this outcome.")
         lst.add_argument("--type", help="Only this event type, e.g. video.media.ready.")
         lst.add_argument("--limit", type=int, default=50, help="At most this many (default 50).")
-        lst.add_argument("--json", action="store_true", help="Print JSON.")
 
         replay = sub.add_parser(
             "replay", help="Process stored events again; exits non-zero if any still fails."
@@ -35,10 +32,6 @@ class Command(FastPixCommand):
         replay.add_argument("event_id", nargs="*", metavar="EVENT_ID", help="FastPix event ids.")
         replay.add_argument("--failed", action="store_true", help="Replay every failed event.")
         replay.add_argument("--workspace", help="Only this workspace (slug).")
-        replay.add_argument("--json", action="store_true", help="Print JSON.")
-
-    def handle(self, *args: Any, **options: Any) -> None:
-        getattr(self, f"handle_{options['action']}")(**options)
 
     def handle_list(self, **options: Any) -> None:
         if options["limit"] < 1:
@@ -50,7 +43,7 @@ class Command(FastPixCommand):
             events = events.filter(type=options["type"])
         rows = [_as_dict(e) for e in events.order_by("-received_at", "-pk")[: options["limit"]]]
         if options["json"]:
-            self.stdout.write(json.dumps(rows, indent=2))
+            self.write_json(rows)
             return
         if not rows:
             self.stdout.write("No events.")
@@ -90,7 +83,7 @@ class Command(FastPixCommand):
                 detail = f": {event.error}" if not ok else ""
                 self.stdout.write(style(f"{event.event_id} {event.type}: {event.outcome}{detail}"))
         if options["json"]:
-            self.stdout.write(json.dumps(results, indent=2))
+            self.write_json(results)
         elif not results:
             self.stdout.write("No failed events.")
         failed = [r for r in results if not r["ok"]]
@@ -100,11 +93,7 @@ class Command(FastPixCommand):
     def _events(self, options: dict[str, Any]) -> QuerySet[WebhookEvent]:
         events = WebhookEvent.objects.select_related("workspace")
         if options["workspace"]:
-            try:
-                workspace = Workspace.objects.get(slug=options["workspace"])
-            except Workspace.DoesNotExist:
-                raise CommandError(f"No workspace {options['workspace']!r}.") from None
-            events = events.filter(workspace=workspace)
+            events = events.filter(workspace=self.workspace(options["workspace"]))
         return events
 
 
