@@ -21,7 +21,7 @@ from ..exceptions import (
     ServerError,
     TransportError,
 )
-from ..models import AccessToken, TokenStatus, Workspace
+from ..models import AccessToken, Workspace
 from ..services.verify import verify_credentials
 
 if TYPE_CHECKING:
@@ -174,7 +174,7 @@ class TokenChangeForm(forms.ModelForm):
         # The committed status, not the loaded one: another operator may have revoked it
         # while this page was open, and the model would refuse the save with a 500.
         pk = self.instance.pk
-        if AccessToken.objects.filter(pk=pk, status=TokenStatus.REVOKED).exists():
+        if AccessToken.objects.revoked_in_database(pk):
             raise forms.ValidationError(
                 gettext("This token has been revoked meanwhile; it is read-only."),
                 code="revoked",

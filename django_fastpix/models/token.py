@@ -81,6 +81,14 @@ class AccessTokenQuerySet(models.QuerySet["AccessToken"]):
             .order_by("scope_rank", models.F("last_verified_at").desc(nulls_last=True), "pk")
         )
 
+    def revoked_in_database(self, pk: int | None) -> bool:
+        """Whether the committed row ``pk`` is revoked: the one "is it revoked" query.
+
+        Loaded copies go stale (another process may have revoked the token since it was
+        read), so every guard that must not act on a revoked token asks the database.
+        """
+        return pk is not None and self.filter(pk=pk, status=TokenStatus.REVOKED).exists()
+
     def for_token_id(self, workspace: Workspace | int, token_id: str) -> AccessTokenQuerySet:
         """The workspace's token with this id, found by digest (never by the encrypted column)."""
         return self.filter(workspace=workspace, token_id_digest__in=token_id_digests(token_id))
@@ -131,10 +139,7 @@ class AccessToken(models.Model):
     def save(self, *args: Any, **kwargs: Any) -> None:
         # Checked against the database, not the loaded copy: another process may have
         # revoked this token since it was read, and a stale save must not undo that.
-        if (
-            self.pk is not None
-            and type(self).objects.filter(pk=self.pk, status=TokenStatus.REVOKED).exists()
-        ):
+        if type(self).objects.revoked_in_database(self.pk):
             raise TokenRevokedError(f"{self!s} is revoked; revoked tokens are read-only.")
         if isinstance(self.token_id, str) and self.token_id:
             self.token_id_hint = token_id_hint(self.token_id)

@@ -106,10 +106,7 @@ def verify_token(token: AccessToken, *, by: str = "system") -> VerifyResult:
     a 401 marks an active token invalid; network faults and 5xx change nothing.
     """
     # The database decides, not the loaded copy: it may have been revoked since it was read.
-    if (
-        token.status == TokenStatus.REVOKED
-        or AccessToken.objects.filter(pk=token.pk, status=TokenStatus.REVOKED).exists()
-    ):
+    if token.status == TokenStatus.REVOKED or AccessToken.objects.revoked_in_database(token.pk):
         raise TokenRevokedError(f"{token} is revoked; a revoked token is never used again.")
     try:
         credentials = token.credentials()
