@@ -11,8 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from . import jobs
-from .models import Media
-from .services.media import attempt_creation, delete_remote_media
+from .services.media import attempt_creation, attempt_deletion
 from .services.recovery import recover_media as run_recovery
 
 try:  # Django >= 6.0
@@ -28,9 +27,9 @@ def create_media(media_id: int) -> None:
 
 
 @task()
-def delete_media(media_id: int) -> None:
-    """Delete a media in FastPix and mark the row deleted."""
-    delete_remote_media(Media.objects.select_related("workspace").get(pk=media_id))
+def delete_media(media_id: int, attempt: int = 1) -> None:
+    """Delete a media in FastPix and mark the row deleted; transient failures reschedule."""
+    attempt_deletion(media_id, attempt)
 
 
 @task()

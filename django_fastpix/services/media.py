@@ -579,6 +579,37 @@ def retry_media_creation(media: Media) -> Media:
     return media
 
 
+def attempt_deletion(media_id: int, attempt: int = 1) -> None:
+    """One remote-deletion attempt (the task body); a transient failure queues the next one.
+
+    FastPix's transient answers and database errors reschedule with the creation backoff (on
+    backends that run jobs later), up to CREATION_MAX_ATTEMPTS; a refusal (403, 400) or the
+    last attempt is logged as an error and leaves the row as it is, for the admin or
+    ``fastpix_media delete``.
+    """
+    try:
+        media = Media.objects.select_related("workspace").get(pk=media_id)
+        delete_remote_media(media)
+    except Media.DoesNotExist:
+        return
+    except PERMANENT_ERRORS as exc:
+        logger.error("FastPix refused to delete media %s: %s", media_id, exc)
+    except (FastPixError, DatabaseError) as exc:
+        if isinstance(exc, DatabaseError):
+            _drop_broken_connections()
+        if attempt >= int(fastpix_settings.CREATION_MAX_ATTEMPTS) or not jobs.can_defer(
+            "delete_media"
+        ):
+            logger.error("Deleting media %s in FastPix failed for good: %s", media_id, exc)
+            return
+        wait = max(getattr(exc, "retry_after", None) or 0.0, creation_backoff(attempt))
+        run_after = timezone.now() + timedelta(seconds=wait)
+        logger.warning(
+            "Deleting media %s failed (%s); next attempt at %s", media_id, exc, run_after
+        )
+        jobs.enqueue("delete_media", media_id, attempt + 1, run_after=run_after)
+
+
 def delete_remote_media(media: Media) -> Media:
     """Delete the media in FastPix (a 404 counts as done) and mark the row deleted."""
     if media.fastpix_id:
