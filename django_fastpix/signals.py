@@ -3,7 +3,14 @@
 
 from __future__ import annotations
 
+import logging
+from functools import partial
+from typing import Any
+
+from django.db import transaction
 from django.dispatch import Signal
+
+logger = logging.getLogger(__name__)
 
 # A token was added to a workspace (media pending for want of one are queued again).
 # Arguments: sender=AccessToken, token (AccessToken).
@@ -46,3 +53,25 @@ media_deleted = Signal()
 # A new webhook delivery was stored (duplicates are not re-sent).
 # Arguments: sender=WebhookEvent, event (WebhookEvent).
 webhook_received = Signal()
+
+
+def send_after_commit(signal: Signal, sender: Any, **kwargs: Any) -> None:
+    """Send ``signal`` once the current transaction commits (at once outside one).
+
+    Every receiver runs even if another raises, and a receiver's exception is logged, never
+    raised: the app's own work (a webhook answered, a task finished) has already committed
+    and must not be reported as failed because of site code listening to it.
+    """
+    transaction.on_commit(partial(_send_robust, signal, sender, kwargs))
+
+
+def _send_robust(signal: Signal, sender: Any, kwargs: dict[str, Any]) -> None:
+    for receiver, result in signal.send_robust(sender=sender, **kwargs):
+        if isinstance(result, Exception):
+            logger.error(
+                "A receiver of a django_fastpix signal failed: %r raised %s: %s",
+                receiver,
+                type(result).__name__,
+                result,
+                exc_info=result,
+            )

@@ -331,7 +331,7 @@ def link_remote(media: Media, remote: RemoteMedia) -> Media:
             media.error = "" if media.status != MediaStatus.FAILED else media.error
             media.next_attempt_at = None
             media.save(update_fields=["fastpix_id", "error", "next_attempt_at", "updated_at"])
-            transaction.on_commit(partial(signals.media_created.send, sender=Media, media=media))
+            signals.send_after_commit(signals.media_created, sender=Media, media=media)
             if moved is not None:
                 _signal_status(media, moved)
         apply_remote_state(media, remote)
@@ -375,10 +375,12 @@ def _fail(media: Media, reason: str) -> None:
         )
         media.refresh_from_db()
         if changed:
-            transaction.on_commit(
-                partial(signals.media_failed.send, sender=Media, media=media, reason=reason)
+            signals.send_after_commit(
+                signals.media_failed, sender=Media, media=media, reason=reason
             )
-            transaction.on_commit(partial(get_adapter().creation_failed, media, reason))
+            transaction.on_commit(
+                partial(get_adapter().creation_failed, media, reason), robust=True
+            )
     logger.warning("Media %s failed: %s", media.pk, reason)
 
 
@@ -530,7 +532,7 @@ def _signal_status(media: Media, status: MediaStatus) -> None:
     kwargs: dict[str, Any] = {"media": media}
     if status == MediaStatus.FAILED:
         kwargs["reason"] = media.error
-    transaction.on_commit(partial(signal.send, sender=Media, **kwargs))
+    signals.send_after_commit(signal, sender=Media, **kwargs)
 
 
 # --- operator actions ---
@@ -628,4 +630,4 @@ def mark_deleted(media: Media) -> None:
         )
         media.refresh_from_db()
         if changed:
-            transaction.on_commit(partial(signals.media_deleted.send, sender=Media, media=media))
+            signals.send_after_commit(signals.media_deleted, sender=Media, media=media)

@@ -88,10 +88,8 @@ def media_for_saved_source(source: MediaSource, instance: models.Model) -> Media
     )
     if problem:
         logger.warning("Not creating FastPix media for %s: %s", label, problem)
-        transaction.on_commit(
-            partial(signals.media_failed.send, sender=Media, media=media, reason=problem),
-            robust=True,
-        )
+        signals.send_after_commit(signals.media_failed, sender=Media, media=media, reason=problem)
+        transaction.on_commit(partial(get_adapter().creation_failed, media, problem), robust=True)
     else:
         transaction.on_commit(partial(queue_creation, media.pk))
     if current is not None and source.on_url_change == "delete":

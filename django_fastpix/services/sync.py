@@ -6,7 +6,6 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import partial
 
 from django.db import transaction
 from django.db.models import Q
@@ -126,7 +125,7 @@ def sweep_unlisted(workspace: Workspace, started: datetime) -> int:
         for media in gone:
             media.status = MediaStatus.DELETED
             media.updated_at = timezone.now()
-            transaction.on_commit(partial(signals.media_deleted.send, sender=Media, media=media))
+            signals.send_after_commit(signals.media_deleted, sender=Media, media=media)
         Media.objects.bulk_update(gone, ["status", "updated_at"], batch_size=500)
     return len(gone)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import partial
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -68,7 +67,7 @@ def add_token(
         # Lost a race with a concurrent add of the same token id.
         raise _duplicate(workspace, token_id) from None
     logger.info("Added FastPix token %r (…%s) to %s", token.name, token.token_id_hint, workspace)
-    transaction.on_commit(partial(signals.token_added.send, sender=AccessToken, token=token))
+    signals.send_after_commit(signals.token_added, sender=AccessToken, token=token)
     return token
 
 
@@ -154,13 +153,8 @@ def replace_secret_key(
         current.workspace,
     )
     if verified:
-        transaction.on_commit(
-            partial(
-                signals.token_verified.send,
-                sender=AccessToken,
-                token=current,
-                reactivated=reactivated,
-            )
+        signals.send_after_commit(
+            signals.token_verified, sender=AccessToken, token=current, reactivated=reactivated
         )
     return current
 
@@ -194,14 +188,8 @@ def revoke_token(token: AccessToken, *, reason: str, by: str) -> bool:
     )
     if moved:
         logger.warning("FastPix token %r (…%s) revoked by %s", token.name, token.token_id_hint, by)
-        transaction.on_commit(
-            partial(
-                signals.token_revoked.send,
-                sender=AccessToken,
-                token=token,
-                reason=reason,
-                by=by,
-            )
+        signals.send_after_commit(
+            signals.token_revoked, sender=AccessToken, token=token, reason=reason, by=by
         )
     return moved
 
@@ -223,8 +211,8 @@ def invalidate_token(token: AccessToken, *, reason: str, by: str) -> bool:
         logger.warning(
             "FastPix token %r (…%s) marked invalid: %s", token.name, token.token_id_hint, reason
         )
-        transaction.on_commit(
-            partial(signals.token_invalidated.send, sender=AccessToken, token=token, reason=reason)
+        signals.send_after_commit(
+            signals.token_invalidated, sender=AccessToken, token=token, reason=reason
         )
     return moved
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from functools import partial
 
 from django.db import transaction
 from django.utils import timezone
@@ -144,10 +143,8 @@ def verify_token(token: AccessToken, *, by: str = "system") -> VerifyResult:
             )
         )
     token.refresh_from_db()
-    transaction.on_commit(
-        partial(
-            signals.token_verified.send, sender=AccessToken, token=token, reactivated=reactivated
-        )
+    signals.send_after_commit(
+        signals.token_verified, sender=AccessToken, token=token, reactivated=reactivated
     )
     if token.status == TokenStatus.REVOKED:
         return VerifyResult(token, False, "The token was revoked meanwhile; it stays revoked.")

@@ -13,7 +13,6 @@ import traceback
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
-from functools import partial
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -283,9 +282,7 @@ def store_event(
                 payload=payload,
                 occurred_at=envelope.occurred_at,
             )
-            transaction.on_commit(
-                partial(signals.webhook_received.send, sender=WebhookEvent, event=event)
-            )
+            signals.send_after_commit(signals.webhook_received, sender=WebhookEvent, event=event)
             return event, True
     except IntegrityError:
         existing = WebhookEvent.objects.filter(workspace=workspace, event_id=envelope.event_id)
