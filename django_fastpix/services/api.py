@@ -78,7 +78,8 @@ def pick_token(
     times more than running it (see benchmarks/client_overhead.py).
     """
     allowed = Scope.satisfying(scope)
-    connection = connections[router.db_for_read(AccessToken)]
+    # The primary, never a read replica: a replica's lag would keep a revoked token usable.
+    connection = connections[router.db_for_write(AccessToken)]
     with connection.cursor() as cursor:
         cursor.execute(_ACTIVE_SQL, [workspace.pk, TokenStatus.ACTIVE.value])
         rows = cursor.fetchall()
@@ -115,7 +116,7 @@ def ensure_still_usable(token: AccessToken) -> None:
     One primary-key read; the transport runs it before every retry, so a revoke committed
     in any process stops the next resend.
     """
-    connection = connections[router.db_for_read(AccessToken)]
+    connection = connections[router.db_for_write(AccessToken)]
     with connection.cursor() as cursor:
         cursor.execute(_STATUS_SQL, [token.pk])
         row = cursor.fetchone()

@@ -102,6 +102,13 @@ def attempt_creation(media_id: int) -> Media | None:
             wait = max(wait or 0.0, float(fastpix_settings.READ_TIMEOUT))
         schedule_retry(media_id, reason, retry_after=wait)
         return None
+    except Exception as exc:
+        # Not FastPix's and not the database's: site code (the adapter, a receiver), a key
+        # that cannot decrypt a token. Counted like any failed attempt, so it ends failed
+        # with the reason after CREATION_MAX_ATTEMPTS instead of pending silently.
+        logger.exception("Creating media %s failed unexpectedly", media_id)
+        schedule_retry(media_id, f"{type(exc).__name__}: {exc}")
+        return None
 
 
 def create_remote_media(media_id: int) -> Media:
@@ -230,11 +237,17 @@ def schedule_retry(media_id: int, reason: str, *, retry_after: float | None = No
             return  # created, failed or deleted meanwhile
     max_attempts = int(fastpix_settings.CREATION_MAX_ATTEMPTS)
     if attempts >= max_attempts:
-        media = Media.objects.get(pk=media_id)
-        _fail(media, f"Gave up after {attempts} attempts. Last error: {reason}")
+        try:
+            _fail(Media.objects.get(pk=media_id), f"Gave up after {attempts} attempts: {reason}")
+        except DatabaseError:
+            logger.exception("Could not mark media %s failed; recovery retries it", media_id)
         return
     run_after = now + timedelta(seconds=max(retry_after or 0.0, creation_backoff(attempts)))
-    deferred = jobs.can_defer("create_media")
+    try:
+        deferred = jobs.can_defer("create_media")
+    except Exception:  # a misconfigured task backend: recovery queues the attempt when due
+        logger.exception("The task backend cannot be asked; media %s waits for recovery", media_id)
+        deferred = False
     grace = timedelta(seconds=float(fastpix_settings.RECOVERY_GRACE_SECONDS))
     try:
         Media.objects.filter(pk=media_id, status=MediaStatus.PENDING).update(
@@ -325,12 +338,25 @@ def link_remote(media: Media, remote: RemoteMedia) -> Media:
     with transaction.atomic():
         media = Media.objects.select_for_update().get(pk=media.pk)
         newly_linked = not media.fastpix_id
+        if newly_linked and media.status == MediaStatus.DELETED:
+            # Deleted here while FastPix was still creating it: keep the id and delete the
+            # media there too, or it would live on, billed, with nothing tracking it.
+            media.fastpix_id = remote.id
+            media.save(update_fields=["fastpix_id", "updated_at"])
+            transaction.on_commit(partial(queue_deletion, media.pk))
+            return media
         if newly_linked:
+            if media.status == MediaStatus.FAILED:
+                # Our own verdict (attempts exhausted), not FastPix's: FastPix has the media,
+                # so its state, not ours, decides from here.
+                media.status = MediaStatus.PENDING
+            media.error = ""  # created after all: the reasons of failed attempts are history
             moved = _absorb_stand_in(media, remote.id)
             media.fastpix_id = remote.id
-            media.error = "" if media.status != MediaStatus.FAILED else media.error
             media.next_attempt_at = None
-            media.save(update_fields=["fastpix_id", "error", "next_attempt_at", "updated_at"])
+            media.save(
+                update_fields=["fastpix_id", "status", "error", "next_attempt_at", "updated_at"]
+            )
             signals.send_after_commit(signals.media_created, sender=Media, media=media)
             if moved is not None:
                 _signal_status(media, moved)
@@ -554,11 +580,13 @@ def refresh_media(media: Media) -> Media:
 
 def retry_media_creation(media: Media) -> Media:
     """Send a failed or pending media through creation again (a new reference if it failed)."""
-    if media.fastpix_id:
-        raise MediaStateError(f"Media {media.pk} already exists in FastPix: nothing to retry.")
-    if media.status not in (MediaStatus.PENDING, MediaStatus.FAILED):
-        raise MediaStateError(f"Media {media.pk} is {media.status}; nothing to retry.")
     with transaction.atomic():
+        # The committed row, locked: a webhook may have linked it since it was loaded.
+        media = Media.objects.select_for_update().get(pk=media.pk)
+        if media.fastpix_id:
+            raise MediaStateError(f"Media {media.pk} already exists in FastPix: nothing to retry.")
+        if media.status not in (MediaStatus.PENDING, MediaStatus.FAILED):
+            raise MediaStateError(f"Media {media.pk} is {media.status}; nothing to retry.")
         if media.status == MediaStatus.FAILED:
             # A fresh reference: FastPix replays the first answer to a repeated idempotency key,
             # which for a refused payload would be the same refusal.

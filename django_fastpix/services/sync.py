@@ -15,7 +15,7 @@ from .. import signals
 from ..client import FastPixClient
 from ..client import Media as RemoteMedia
 from ..conf import fastpix_settings
-from ..exceptions import SyncInProgressError
+from ..exceptions import NotFoundError, SyncInProgressError
 from ..models import Media, MediaStatus, PlaybackId, Workspace
 from . import api
 from .media import (
@@ -23,6 +23,7 @@ from .media import (
     advance_status,
     fields_from_remote,
     forward_changes,
+    link_remote,
     parse_reference,
     playback_policy,
     reference_key,
@@ -112,15 +113,26 @@ def _sync_lease() -> timedelta:
 
 
 def sweep_unlisted(workspace: Workspace, started: datetime) -> int:
-    """Mark deleted the linked rows this sync did not see and nothing touched meanwhile."""
+    """Mark deleted the linked rows this sync did not see, once FastPix confirms each is gone.
+
+    Not seeing a media is no proof: a delete during the listing shifts the later pages back
+    by one, so one live media goes unlisted while the counts still agree. Each candidate is
+    asked for by id, and only a 404 marks it deleted (a status nothing can undo).
+    """
+    unseen = list(
+        Media.objects.filter(workspace=workspace, fastpix_id__isnull=False, updated_at__lt=started)
+        .exclude(status=MediaStatus.DELETED)
+        # Every listed row got last_synced_at >= started; a row linked by a create task
+        # while the sync ran has a newer updated_at and is left alone.
+        .filter(Q(last_synced_at__isnull=True) | Q(last_synced_at__lt=started))
+        .values_list("pk", "fastpix_id")
+    )
+    confirmed = [pk for pk, fastpix_id in unseen if _gone_in_fastpix(workspace, str(fastpix_id))]
     with transaction.atomic():
         gone = list(
             Media.objects.select_for_update()
-            .filter(workspace=workspace, fastpix_id__isnull=False, updated_at__lt=started)
+            .filter(pk__in=confirmed, updated_at__lt=started)
             .exclude(status=MediaStatus.DELETED)
-            # Every listed row got last_synced_at >= started; a row linked by a create task
-            # while the sync ran has a newer updated_at and is left alone.
-            .filter(Q(last_synced_at__isnull=True) | Q(last_synced_at__lt=started))
         )
         for media in gone:
             media.status = MediaStatus.DELETED
@@ -128,6 +140,14 @@ def sweep_unlisted(workspace: Workspace, started: datetime) -> int:
             signals.send_after_commit(signals.media_deleted, sender=Media, media=media)
         Media.objects.bulk_update(gone, ["status", "updated_at"], batch_size=500)
     return len(gone)
+
+
+def _gone_in_fastpix(workspace: Workspace, fastpix_id: str) -> bool:
+    try:
+        api.call(workspace, FastPixClient.get_media, fastpix_id)
+    except NotFoundError:
+        return True
+    return False
 
 
 def upsert_page(workspace: Workspace, items: list[RemoteMedia], report: SyncReport) -> None:
@@ -147,11 +167,17 @@ def upsert_page(workspace: Workspace, items: list[RemoteMedia], report: SyncRepo
         m.fastpix_id or "": m for m in locked.filter(workspace=workspace, fastpix_id__in=ids)
     }
     # Rows created locally whose create answer was lost carry only our reference.
+    unlinked: list[tuple[Media, str]] = []
     if references:
         for media in locked.filter(
             workspace=workspace, fastpix_id__isnull=True, reference__in=list(references)
         ):
-            existing[references[media.reference]] = media
+            fastpix_id = references[media.reference]
+            if fastpix_id in existing:
+                # A webhook's stand-in row holds the id already: linking folds it into ours.
+                unlinked.append((media, fastpix_id))
+            else:
+                existing[fastpix_id] = media
     now = timezone.now()
     to_create: list[Media] = []
     to_update: list[Media] = []
@@ -199,6 +225,9 @@ def upsert_page(workspace: Workspace, items: list[RemoteMedia], report: SyncRepo
         Media.objects.filter(pk__in=seen_pks).update(last_synced_at=now)
         report.unchanged += len(seen_pks) - len(to_update)
     _upsert_playback_ids(workspace, items)
+    by_id = {remote.id: remote for remote in items}
+    for media, fastpix_id in unlinked:
+        link_remote(media, by_id[fastpix_id])
 
 
 def _upsert_playback_ids(workspace: Workspace, items: list[RemoteMedia]) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from functools import partial
 
 from django.db import transaction
 from django.utils import timezone
@@ -113,7 +114,12 @@ def verify_token(token: AccessToken, *, by: str = "system") -> VerifyResult:
         # Stored before today's input rules (e.g. an id with ':'): no request could carry it.
         # The message is token_id_problem's, which names no character of the id.
         return VerifyResult(token, False, f"{exc} Revoke this token and add it again.")
-    client = FastPixClient(credentials, transport=Transport.from_settings())
+    # Retries re-check the token like every service call: a revoke during them stops them.
+    client = FastPixClient(
+        credentials,
+        transport=Transport.from_settings(),
+        before_resend=partial(_not_revoked, token),
+    )
     try:
         client.list_media(limit=1, offset=1)
     except AuthenticationError as exc:
@@ -125,6 +131,8 @@ def verify_token(token: AccessToken, *, by: str = "system") -> VerifyResult:
         )
     except PermissionDeniedError:
         return VerifyResult(token, False, "The token is valid but may not read media (403).")
+    except TokenRevokedError:
+        return VerifyResult(token, False, "The token was revoked meanwhile; it stays revoked.")
     except FastPixError as exc:
         return VerifyResult(token, False, f"FastPix could not be asked: {exc}")
 
@@ -150,3 +158,10 @@ def verify_token(token: AccessToken, *, by: str = "system") -> VerifyResult:
         return VerifyResult(token, False, "The token was revoked meanwhile; it stays revoked.")
     logger.info("FastPix token %r (…%s) verified", token.name, token.token_id_hint)
     return VerifyResult(token, True, "FastPix accepted the token.", reactivated=reactivated)
+
+
+def _not_revoked(token: AccessToken) -> None:
+    # Before each retry of a verify: an invalid token may be verified (that is how it comes
+    # back), a token revoked meanwhile may not be sent again.
+    if AccessToken.objects.revoked_in_database(token.pk):
+        raise TokenRevokedError(f"{token} was revoked during the verify; it stays revoked.")
