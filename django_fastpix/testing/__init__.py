@@ -21,10 +21,16 @@ Conventions:
 * Route patterns (for `inject` and `requests_for`) are `"[METHOD ]PATH"` with PATH relative
   to /v1: `"POST /on-demand"`, `"GET /on-demand/{mediaId}"`, `"/live/*"`, `"*"`.
   `{name}` matches one path segment, `*` matches anything (also across `/`).
+* Webhooks are retried after each delay of `webhook_retry_schedule` times
+  `webhook_time_scale` (quick by default; `FakeFastPix.FASTPIX_WEBHOOK_RETRIES` spans a day).
+  `request_counts()` counts requests by token (hint) and route. The command line
+  (`python -m django_fastpix.testing --help`) takes `--fault ROUTE:OPTIONS`,
+  `--webhook-retries` and `--time-scale` (see `specs`).
 * A direct upload's `url` points at the fake itself (`PUT /uploads/{uploadId}?signature=..`,
   no Basic auth, like a signed storage URL); the PUT creates the media.
 """
 
+from .counts import RequestCounts
 from .fake import DEFAULT_WORKSPACE, FakeFastPix
 from .faults import Fault
 from .routing import RoutePattern
@@ -36,6 +42,7 @@ __all__ = [
     "Delivery",
     "FakeFastPix",
     "Fault",
+    "RequestCounts",
     "RequestRecord",
     "RoutePattern",
     "sign",

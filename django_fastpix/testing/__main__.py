@@ -4,6 +4,9 @@
 
 SCOPE is `read_write` (default) or `read`; WORKSPACE defaults to `ws-default`.
 `--webhook-url WORKSPACE=URL` and `--webhook-secret WORKSPACE=BASE64` configure webhooks.
+`--fault "ROUTE:OPTIONS"` (repeatable, see `specs`) makes routes misbehave,
+`--webhook-retries 5,30,2m` and `--time-scale 0.001` set the webhook retry schedule. Request
+counts by token and route are printed when it stops.
 """
 
 from __future__ import annotations
@@ -12,10 +15,20 @@ import argparse
 import signal
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from types import FrameType
+from typing import Any
 
 from .fake import DEFAULT_WORKSPACE, SCOPES, FakeFastPix
+from .specs import (
+    FaultSpec,
+    SpecError,
+    describe_schedule,
+    parse_fault,
+    parse_schedule,
+    parse_time_scale,
+)
+from .webhooks import FASTPIX_RETRY_SCHEDULE
 
 
 def _token(value: str) -> tuple[str, str, str, str]:
@@ -36,6 +49,17 @@ def _pair(value: str) -> tuple[str, str]:
     if not sep or not workspace or not rest:
         raise argparse.ArgumentTypeError("expected WORKSPACE=VALUE")
     return workspace, rest
+
+
+def _argument_type(parse: Callable[[str], Any]) -> Callable[[str], Any]:
+    def convert(value: str) -> Any:
+        try:
+            return parse(value)
+        except SpecError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    convert.__name__ = parse.__name__
+    return convert
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -62,7 +86,53 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--processing-seconds", type=float, default=0.0, help="seconds from media creation to Ready"
     )
+    parser.add_argument(
+        "--fault",
+        action="append",
+        type=_argument_type(parse_fault),
+        default=[],
+        metavar="ROUTE:OPTIONS",
+        help="make a route misbehave (repeatable), e.g. 'POST /on-demand:status=503,rate=0.2,"
+        "seed=1', 'GET /on-demand:status=429,retry_after=30,times=1', '*:latency=200ms', "
+        "'POST /on-demand:reset,nth=2', '/live/*:hang'. Options: status, retry_after, reset, "
+        "hang, latency, rate, seed, times, nth",
+    )
+    parser.add_argument(
+        "--webhook-retries",
+        type=_argument_type(parse_schedule),
+        default=FASTPIX_RETRY_SCHEDULE,
+        metavar="DELAYS",
+        help="seconds before each webhook retry, comma-separated (30s, 2m, 1h allowed; 'none' "
+        "for no retry). Default: 5,30,2m,10m,30m,1h,2h,4h,8h,8h (11 attempts over ~24 h)",
+    )
+    parser.add_argument(
+        "--time-scale",
+        type=_argument_type(parse_time_scale),
+        default=1.0,
+        help="multiply every webhook retry delay by this (0.001: a day of retries in 86 s)",
+    )
     return parser
+
+
+def configure_lab(fake: FakeFastPix, options: Mapping[str, Any]) -> list[FaultSpec]:
+    """Apply the fault and webhook-schedule options (parsed by `build_parser`) to ``fake``."""
+    specs = [f if isinstance(f, FaultSpec) else parse_fault(f) for f in options.get("fault", [])]
+    for spec in specs:
+        fake.inject(spec.route, **spec.options)
+    schedule = options.get("webhook_retries", FASTPIX_RETRY_SCHEDULE)
+    if isinstance(schedule, str):
+        schedule = parse_schedule(schedule)
+    fake.webhook_retry_schedule = schedule
+    fake.webhook_time_scale = float(options.get("time_scale", 1.0))
+    return specs
+
+
+def lab_lines(fake: FakeFastPix, specs: list[FaultSpec]) -> list[str]:
+    """What `configure_lab` set up, for the startup banner."""
+    lines = [f"fault {spec.describe()}" for spec in specs]
+    schedule = describe_schedule(fake.webhook_retry_schedule, fake.webhook_time_scale)
+    lines.append(f"webhook retries: {schedule}")
+    return lines
 
 
 def serve_until_signal(fake: FakeFastPix, on_started: Callable[[], None]) -> None:
@@ -92,6 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     """Start the server and serve until SIGINT/SIGTERM."""
     args = build_parser().parse_args(argv)
     fake = FakeFastPix(args.host, args.port, processing_delay=args.processing_seconds)
+    specs = configure_lab(fake, vars(args))
     for token_id, secret, scope, workspace in args.token:
         fake.add_token(token_id, secret, scope, workspace)
     secrets_by_ws = dict(args.webhook_secret)
@@ -102,8 +173,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"FastPix fake listening on {fake.base_url}", flush=True)
         for ws in sorted({w for *_, w in args.token} | {w for w, _ in args.webhook_url}):
             print(f"workspace {ws}: id {fake.workspace(ws).id}", flush=True)
+        for line in lab_lines(fake, specs):
+            print(line, flush=True)
 
     serve_until_signal(fake, announce)
+    for line in fake.request_counts().lines():
+        print(line, flush=True)
     return 0
 
 

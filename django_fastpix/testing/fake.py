@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from types import TracebackType
 from typing import Any
 
-from .faults import Fault, FaultSet
+from .counts import RequestCounts, count_requests
+from .faults import Fault, FaultSet, check_fault
 from .handlers_keys import KEY_POOL
 from .processing import Processor
 from .routing import Reply, RoutePattern
 from .server import FakeHTTPServer, RequestRecord
 from .state import Media, Store, Token, Workspace, secret_digest
-from .webhooks import Delivery, WebhookDispatcher
+from .webhooks import FASTPIX_RETRY_SCHEDULE, Delivery, WebhookDispatcher, doubling_schedule
 
 DEFAULT_WORKSPACE = "ws-default"
 SCOPES = ("read_write", "read")
@@ -23,7 +25,15 @@ class FakeFastPix:
 
     Media whose input URL contains "fail" (or a substring given to `fail_inputs_matching`)
     end in status Failed instead of Ready.
+
+    Webhooks are retried on any non-2xx or connection error after each delay of
+    `webhook_retries` (seconds, multiplied by `webhook_time_scale`). The default here is quick
+    (4 attempts within 0.35 s) so a test suite never waits; pass
+    `webhook_retries=FakeFastPix.FASTPIX_WEBHOOK_RETRIES` (about a day, as the command line
+    does) with e.g. `webhook_time_scale=0.0001` to rehearse a long outage in seconds.
     """
+
+    FASTPIX_WEBHOOK_RETRIES = FASTPIX_RETRY_SCHEDULE
 
     def __init__(
         self,
@@ -32,6 +42,8 @@ class FakeFastPix:
         *,
         processing_delay: float = 0.0,
         auto_advance: bool = True,
+        webhook_retries: Sequence[float] | None = None,
+        webhook_time_scale: float = 1.0,
     ) -> None:
         self.host = host
         self.port = port
@@ -44,6 +56,10 @@ class FakeFastPix:
         self._requests: list[RequestRecord] = []
         self._records_lock = threading.Lock()
         self._defaults = (processing_delay, auto_advance)
+        self._webhook_defaults = (
+            doubling_schedule(4, 0.05) if webhook_retries is None else tuple(webhook_retries),
+            webhook_time_scale,
+        )
         self._httpd: FakeHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self.store.emit = self.webhooks.emit
@@ -55,8 +71,7 @@ class FakeFastPix:
         self.store.fail_markers = ["fail"]
         self.store.mp4_support_form = "string"
         self.store.media_duration = 10
-        self.webhooks.max_attempts = 4
-        self.webhooks.retry_backoff = 0.05
+        self.webhooks.retry_schedule, self.webhooks.time_scale = self._webhook_defaults
         self.webhooks.timeout = 5.0
 
     # lifecycle
@@ -333,15 +348,16 @@ class FakeFastPix:
         `rate=p`: each matching request faults with probability p (0..1), drawn from a
         generator seeded with `seed` (repeatable) or from the system's entropy.
         """
-        if sum(bool(x) for x in (status is not None, reset, hang)) > 1:
-            raise ValueError("choose one of status, reset and hang")
-        if status is None and not (reset or hang or latency):
-            raise ValueError("a fault needs status, latency, reset or hang")
-        if rate is not None:
-            if nth is not None:
-                raise ValueError("choose one of nth and rate")
-            if not 0.0 <= rate <= 1.0:
-                raise ValueError(f"rate is a probability between 0 and 1, not {rate!r}")
+        check_fault(
+            status=status,
+            latency=latency,
+            reset=reset,
+            hang=hang,
+            retry_after=retry_after,
+            nth=nth,
+            times=times,
+            rate=rate,
+        )
         fault = Fault(
             route,
             RoutePattern.parse(route),
@@ -378,6 +394,16 @@ class FakeFastPix:
         pattern = RoutePattern.parse(route)
         return [r for r in self.requests if pattern.matches(r.method, r.path)]
 
+    def request_counts(self, *, hints: bool = True) -> RequestCounts:
+        """Requests received so far, counted by token, by route and by token and route.
+
+        Tokens are keyed by the token id claimed in the Basic header (authenticated or not;
+        faulted requests included), shown as a hint such as "…en-a" (the end of the id, as the
+        app's logs show it) unless `hints=False`; requests without one count under "-".
+        Routes are keyed by the API reference's template, e.g. "GET /on-demand/{mediaId}".
+        """
+        return count_requests(self.requests, hints=hints)
+
     def clear_requests(self) -> None:
         """Forget the request log."""
         with self._records_lock:
@@ -403,8 +429,29 @@ class FakeFastPix:
         return list(self.webhooks.deliveries)
 
     @property
+    def webhook_retry_schedule(self) -> tuple[float, ...]:
+        """Seconds before each retry (scaled by `webhook_time_scale`); `()` means no retry."""
+        return self.webhooks.retry_schedule
+
+    @webhook_retry_schedule.setter
+    def webhook_retry_schedule(self, delays: Sequence[float]) -> None:
+        self.webhooks.retry_schedule = tuple(delays)
+
+    @property
+    def webhook_time_scale(self) -> float:
+        """Factor on every retry delay: 0.001 replays a 24 h schedule in 86 s."""
+        return self.webhooks.time_scale
+
+    @webhook_time_scale.setter
+    def webhook_time_scale(self, value: float) -> None:
+        self.webhooks.time_scale = value
+
+    @property
     def webhook_max_attempts(self) -> int:
-        """Attempts per delivery before giving up (retries on non-2xx and connection errors)."""
+        """Attempts per delivery before giving up (retries on non-2xx and connection errors).
+
+        Setting it (or `webhook_retry_backoff`) replaces the schedule with a doubling one.
+        """
         return self.webhooks.max_attempts
 
     @webhook_max_attempts.setter

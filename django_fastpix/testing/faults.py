@@ -45,6 +45,42 @@ class Fault:
         return self.times is not None and self.applied >= self.times
 
 
+def check_fault(
+    *,
+    status: int | None,
+    latency: float,
+    reset: bool,
+    hang: bool,
+    retry_after: float | None,
+    nth: int | None,
+    times: int | None,
+    rate: float | None,
+) -> None:
+    """Raise ValueError naming the problem if these `FakeFastPix.inject` arguments don't fit."""
+    if sum(bool(x) for x in (status is not None, reset, hang)) > 1:
+        raise ValueError("choose one of status, reset and hang")
+    if retry_after is not None:
+        if status is None:
+            raise ValueError("retry_after needs a status (e.g. status=429)")
+        if retry_after < 0:
+            raise ValueError(f"retry_after must be >= 0 seconds, not {retry_after!r}")
+    if status is None and not (reset or hang or latency):
+        raise ValueError("a fault needs status, latency, reset or hang")
+    if status is not None and not 100 <= status <= 599:
+        raise ValueError(f"status must be an HTTP status (100-599), not {status!r}")
+    if latency < 0:
+        raise ValueError(f"latency must be >= 0 seconds, not {latency!r}")
+    if nth is not None and nth < 1:
+        raise ValueError(f"nth counts from 1, not {nth!r}")
+    if times is not None and times < 1:
+        raise ValueError(f"times must be >= 1, not {times!r}")
+    if rate is not None:
+        if nth is not None:
+            raise ValueError("choose one of nth and rate")
+        if not 0.0 <= rate <= 1.0:
+            raise ValueError(f"rate is a probability between 0 and 1, not {rate!r}")
+
+
 class FaultSet:
     """The active faults; every matching request counts towards each fault's `nth`.
 

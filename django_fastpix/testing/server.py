@@ -43,6 +43,8 @@ class RequestRecord:
     json: Any
     time: float
     status: int | None = None
+    # The token id the Basic header claims, whether or not it authenticated (for counts).
+    token_id: str | None = None
     authenticated_token_id: str | None = None
     workspace_id: str | None = None
     fault: str | None = None
@@ -79,6 +81,29 @@ class FakeHTTPServer(ThreadingHTTPServer):
         for conn in conns:
             with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
+
+
+def claimed_token_id(header: str | None) -> str | None:
+    """The token id of a Basic header, without checking it (None if there is none)."""
+    if not header or not header.startswith("Basic "):
+        return None
+    try:
+        decoded = base64.b64decode(header[6:].strip(), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    token_id, sep, _ = decoded.partition(":")
+    return token_id if sep and token_id else None
+
+
+def route_label(method: str, path: str) -> str:
+    """`"GET /on-demand/{mediaId}"` for a request, as the API reference names the route."""
+    if method == "PUT" and path.startswith("/uploads/"):
+        return "PUT /uploads/{uploadId}"
+    rel = relative_path(path)
+    for route, regex in _COMPILED:
+        if route.method == method and regex.match(rel):
+            return f"{method} {route.template}"
+    return f"{method} {rel}"
 
 
 def _authenticate(fake: FakeFastPix, header: str | None) -> Token:
@@ -174,6 +199,7 @@ class FakeRequestHandler(BaseHTTPRequestHandler):
             body=raw if is_api else b"",
             json=None if parsed is INVALID_JSON else parsed,
             time=time.time(),
+            token_id=claimed_token_id(self.headers.get("Authorization")) if is_api else None,
         )
         fake._record(record)
         fault = fake.faults.select(self.command, path)

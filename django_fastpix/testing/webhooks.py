@@ -1,11 +1,13 @@
-"""Webhook delivery: signed events, retries, probes, duplicates and reordering."""
+"""Webhook delivery: signed events, retries on a schedule, probes, duplicates and reordering."""
 
 from __future__ import annotations
 
 import base64
 import collections
 import hashlib
+import heapq
 import hmac
+import itertools
 import json
 import random
 import threading
@@ -16,6 +18,30 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .state import Workspace, new_id, now_iso
+
+# Seconds between a failed attempt and the next one: 11 attempts over about 23.7 hours.
+# FastPix documents that it retries a webhook on any non-2xx answer, but not when or how
+# often (see fastpix/API.md, section 2.6 "Delivery", which cites only the PYEX django
+# comment and the MLOCAL plugin). This schedule is therefore our choice, not FastPix's: an
+# exponential backoff from 5 s that doubles (roughly) up to an 8 h cap and stops after a day,
+# the common shape of webhook senders. `--webhook-retries` / `webhook_retry_schedule` change it.
+FASTPIX_RETRY_SCHEDULE: tuple[float, ...] = (
+    5,
+    30,
+    120,
+    600,
+    1800,
+    3600,
+    7200,
+    14400,
+    28800,
+    28800,
+)
+
+
+def doubling_schedule(max_attempts: int, first_delay: float) -> tuple[float, ...]:
+    """`max_attempts` attempts, the first retry after `first_delay` s, doubling after that."""
+    return tuple(first_delay * 2**n for n in range(max(max_attempts, 1) - 1))
 
 
 def sign(body: bytes, secret_b64: str) -> str:
@@ -54,6 +80,7 @@ class Delivery:
     kind: str = "event"
     attempts: list[Attempt] = field(default_factory=list)
     done: bool = False
+    next_attempt_at: float | None = None  # epoch seconds of the scheduled retry, if any
 
     @property
     def status_code(self) -> int | None:
@@ -79,16 +106,70 @@ class WebhookDispatcher:
         self.endpoints: dict[str, WebhookEndpoint] = {}
         self.events: list[dict[str, Any]] = []
         self.deliveries: list[Delivery] = []
-        self.max_attempts = 4
-        self.retry_backoff = 0.05
+        self._max_attempts = 4
+        self._retry_backoff = 0.05
+        self._schedule = doubling_schedule(4, 0.05)
+        self._time_scale = 1.0
         self.timeout = 5.0
         self._bodies: dict[str, tuple[Workspace, bytes]] = {}
         self._queue: collections.deque[Delivery] = collections.deque()
+        # Failed deliveries waiting for their next attempt: (monotonic due time, seq, delivery).
+        # A waiting retry never holds back other deliveries (FastPix events arrive out of
+        # order too); due retries go before new deliveries.
+        self._retries: list[tuple[float, int, Delivery]] = []
+        self._seq = itertools.count()
         self._held: list[Delivery] | None = None
         self._cond = threading.Condition()
         self._busy = False
         self._stopping = False
         self._thread: threading.Thread | None = None
+
+    # retry policy
+
+    @property
+    def retry_schedule(self) -> tuple[float, ...]:
+        """Seconds to wait before each retry (before scaling); its length is the retry count."""
+        return self._schedule
+
+    @retry_schedule.setter
+    def retry_schedule(self, delays: tuple[float, ...] | list[float]) -> None:
+        delays = tuple(float(d) for d in delays)
+        if any(d < 0 for d in delays):
+            raise ValueError(f"retry delays must be >= 0 seconds, not {delays!r}")
+        self._schedule = delays
+        self._max_attempts = len(delays) + 1
+        self._retry_backoff = delays[0] if delays else 0.0
+
+    @property
+    def max_attempts(self) -> int:
+        """Attempts per delivery, the first included."""
+        return self._max_attempts
+
+    @max_attempts.setter
+    def max_attempts(self, value: int) -> None:
+        self._max_attempts = max(int(value), 1)
+        self._schedule = doubling_schedule(self._max_attempts, self._retry_backoff)
+
+    @property
+    def retry_backoff(self) -> float:
+        """The first retry delay; setting it (or `max_attempts`) makes the schedule doubling."""
+        return self._retry_backoff
+
+    @retry_backoff.setter
+    def retry_backoff(self, value: float) -> None:
+        self._retry_backoff = float(value)
+        self._schedule = doubling_schedule(self._max_attempts, self._retry_backoff)
+
+    @property
+    def time_scale(self) -> float:
+        """Factor applied to every retry delay (0.001 turns an hour into 3.6 s)."""
+        return self._time_scale
+
+    @time_scale.setter
+    def time_scale(self, value: float) -> None:
+        if not value > 0:
+            raise ValueError(f"time scale must be > 0, not {value!r}")
+        self._time_scale = float(value)
 
     def start(self) -> None:
         """Start the delivery thread."""
@@ -118,6 +199,7 @@ class WebhookDispatcher:
             self.deliveries.clear()
             self._bodies.clear()
             self._queue.clear()
+            self._retries.clear()
             self._held = None
 
     def emit(
@@ -211,10 +293,14 @@ class WebhookDispatcher:
         return delivery
 
     def wait_idle(self, timeout: float = 10.0) -> bool:
-        """Block until nothing is queued or being sent (held deliveries don't count)."""
+        """Block until nothing is queued, waiting to be retried or being sent.
+
+        Held deliveries don't count; waiting retries do, so with a long schedule and a failing
+        endpoint this times out (returns False).
+        """
         deadline = time.monotonic() + timeout
         with self._cond:
-            while self._queue or self._busy:
+            while self._queue or self._busy or self._retries:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return False
@@ -244,22 +330,37 @@ class WebhookDispatcher:
         delivery.attempts.append(Attempt(status, error, time.time()))
         return status is not None and 200 <= status < 300
 
+    def _next(self) -> Delivery | None:
+        """Wait for the next delivery to attempt (None when stopping); call with `_cond` held."""
+        while not self._stopping:
+            now = time.monotonic()
+            if self._retries and self._retries[0][0] <= now:
+                return heapq.heappop(self._retries)[2]
+            if self._queue:
+                return self._queue.popleft()
+            self._cond.wait(self._retries[0][0] - now if self._retries else None)
+        return None
+
     def _run(self) -> None:
         while True:
             with self._cond:
-                while not self._queue and not self._stopping:
-                    self._cond.wait()
-                if self._stopping:
+                delivery = self._next()
+                if delivery is None:
                     return
-                delivery = self._queue.popleft()
                 self._busy = True
             try:
-                for attempt in range(max(self.max_attempts, 1)):
-                    if attempt:
-                        time.sleep(self.retry_backoff * 2 ** (attempt - 1))
-                    if self._stopping or self._attempt(delivery):
-                        break
-                delivery.done = True
+                delivered = self._attempt(delivery)
+                with self._cond:
+                    failures = len(delivery.attempts)
+                    schedule = self._schedule
+                    if delivered or self._stopping or failures > len(schedule):
+                        delivery.done = True
+                        delivery.next_attempt_at = None
+                    else:
+                        delay = schedule[failures - 1] * self._time_scale
+                        delivery.next_attempt_at = time.time() + delay
+                        due = time.monotonic() + delay
+                        heapq.heappush(self._retries, (due, next(self._seq), delivery))
             finally:
                 with self._cond:
                     self._busy = False

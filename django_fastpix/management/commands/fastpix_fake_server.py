@@ -16,7 +16,8 @@ from ...fields import UndecryptableValue
 from ...models import Workspace
 from ...services.tokens import pairs_for_fake
 from ...testing import FakeFastPix
-from ...testing.__main__ import build_parser, serve_until_signal
+from ...testing.__main__ import build_parser, configure_lab, lab_lines, serve_until_signal
+from ...testing.specs import FaultSpec
 from ..base import FastPixCommand
 
 
@@ -30,7 +31,8 @@ class Command(FastPixCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         # The fake's own CLI options (--host, --port, --token, --webhook-url, --webhook-secret,
-        # --processing-seconds), shared rather than copied so the two never drift apart.
+        # --processing-seconds, --fault, --webhook-retries, --time-scale), shared rather than
+        # copied so the two never drift apart.
         for action in build_parser()._actions:
             if not isinstance(action, argparse._HelpAction):
                 parser._add_action(action)
@@ -50,6 +52,10 @@ class Command(FastPixCommand):
         fake = FakeFastPix(
             options["host"], options["port"], processing_delay=options["processing_seconds"]
         )
+        try:
+            specs = configure_lab(fake, options)
+        except ValueError as exc:  # options given as strings through call_command
+            raise CommandError(str(exc)) from None
         registered: list[dict[str, str]] = []
         for token_id, secret_key, scope, workspace in options["token"]:
             fake.add_token(token_id, secret_key, scope, workspace)
@@ -66,13 +72,18 @@ class Command(FastPixCommand):
                 raise CommandError(f"--webhook-url {workspace}: {exc}") from None
 
         try:
-            serve_until_signal(fake, lambda: self._announce(fake, registered, options))
+            serve_until_signal(fake, lambda: self._announce(fake, registered, specs, options))
         except OSError as exc:
             raise CommandError(
                 f"Cannot listen on {options['host']}:{options['port']}: {exc}"
             ) from None
-        if not options["json"]:
+        counts = fake.request_counts()
+        if options["json"]:
+            self.stdout.write(json.dumps({"request_counts": counts.as_dict()}))
+        else:
             self.stdout.write("FastPix fake stopped.")
+            for line in counts.lines():
+                self.stdout.write(line)
 
     @sensitive_variables()
     def _register_stored(
@@ -99,7 +110,11 @@ class Command(FastPixCommand):
         return [{"workspace": p.workspace, "token": p.label, "scope": p.scope} for p in pairs]
 
     def _announce(
-        self, fake: FakeFastPix, registered: list[dict[str, str]], options: dict[str, Any]
+        self,
+        fake: FakeFastPix,
+        registered: list[dict[str, str]],
+        specs: list[FaultSpec],
+        options: dict[str, Any],
     ) -> None:
         workspaces = sorted({r["workspace"] for r in registered})
         if options["json"]:
@@ -107,6 +122,9 @@ class Command(FastPixCommand):
                 "base_url": fake.base_url,
                 "workspaces": {ws: fake.workspace(ws).id for ws in workspaces},
                 "tokens": registered,
+                "faults": [{"route": f.route, **f.options} for f in specs],
+                "webhook_retries": list(fake.webhook_retry_schedule),
+                "time_scale": fake.webhook_time_scale,
             }
             self.stdout.write(json.dumps(summary))
         else:
@@ -118,5 +136,7 @@ class Command(FastPixCommand):
                 self.stdout.write(f"  token {r['token']} ({r['scope']}) in {r['workspace']}")
             for ws in workspaces:
                 self.stdout.write(f"  workspace {ws}: FastPix id {fake.workspace(ws).id}")
-            self.stdout.write("Ctrl-C stops it.")
+            for line in lab_lines(fake, specs):
+                self.stdout.write(f"  {line}")
+            self.stdout.write("Ctrl-C stops it (request counts by token and route follow).")
         self.stdout.flush()
