@@ -540,7 +540,8 @@ def sync_playback_ids(media: Media, remote: RemoteMedia) -> None:
 
 
 # Wider ids are not FastPix's: skipped rather than cut (a cut id would address nothing).
-PLAYBACK_ID_WIDTH = 255
+FASTPIX_ID_WIDTH = _width("fastpix_id")
+PLAYBACK_ID_WIDTH = int(PlaybackId._meta.get_field("fastpix_id").max_length or 0)
 
 
 def playback_policy(value: str | None) -> str:

@@ -19,6 +19,7 @@ from ..exceptions import NotFoundError, SyncInProgressError
 from ..models import Media, MediaStatus, PlaybackId, Workspace
 from . import api
 from .media import (
+    FASTPIX_ID_WIDTH,
     PLAYBACK_ID_WIDTH,
     advance_status,
     fields_from_remote,
@@ -28,8 +29,6 @@ from .media import (
     playback_policy,
     reference_key,
 )
-
-FASTPIX_ID_WIDTH = 255  # Media.fastpix_id; a longer id is no FastPix id
 
 
 @dataclass

@@ -29,6 +29,7 @@ from ..fields import UndecryptableValue
 from ..models import Media, MediaStatus, WebhookEvent, WebhookOutcome, Workspace
 from ..webhook_handlers import handlers_for
 from .media import (
+    FASTPIX_ID_WIDTH,
     apply_remote_state,
     link_remote,
     mark_deleted,
@@ -38,7 +39,6 @@ from .media import (
 
 logger = logging.getLogger(__name__)
 
-FASTPIX_ID_WIDTH = 255  # Media.fastpix_id
 SIGNATURE_HEADER = "FastPix-Signature"
 
 # Event type → the status it reports (None: take data.status). Unlisted media events only
@@ -234,10 +234,8 @@ def parse_envelope(payload: Any) -> Envelope | str:
     if not isinstance(event_type, str) or not event_type.strip():
         return "Event has no type."
     obj = _member(payload, "object")
-    data = _member(payload, "data")
-    object_id = obj.get("id") or data.get("id") or data.get("uploadId") or ""
+    object_id = whole_object_id(payload)[:255]
     occurred_at = _occurred_at(payload)
-    object_id = str(object_id)[:255] if isinstance(object_id, (str, int)) else ""
     if event_type in MEDIA_EVENTS and not object_id.strip():
         return "Media event without a media id."
     return Envelope(
@@ -247,6 +245,13 @@ def parse_envelope(payload: Any) -> Envelope | str:
         object_id=object_id,
         occurred_at=occurred_at,
     )
+
+
+def whole_object_id(payload: dict[str, Any]) -> str:
+    """The id of the object an event is about (object.id, data.id, data.uploadId), uncut."""
+    data = _member(payload, "data")
+    found = _member(payload, "object").get("id") or data.get("id") or data.get("uploadId")
+    return str(found) if isinstance(found, (str, int)) and found else ""
 
 
 def _occurred_at(payload: dict[str, Any]) -> datetime | None:
@@ -363,8 +368,7 @@ def apply_event(event: WebhookEvent) -> bool:
     if not isinstance(data.get("id"), str) or not data["id"]:
         # The id as the envelope gave it, whole: event.object_id is cut to its column, and a
         # cut id would name some other media (or none) instead of being refused below.
-        whole = _member(payload, "object").get("id") or data.get("id") or data.get("uploadId")
-        data["id"] = str(whole) if isinstance(whole, (str, int)) and whole else event.object_id
+        data["id"] = whole_object_id(payload) or event.object_id
     if event.type in ("video.media.upload", "video.media.upload.cancelled"):
         return _apply_upload_event(event, data)
     try:
