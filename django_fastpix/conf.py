@@ -50,6 +50,19 @@ DEFAULTS: dict[str, Any] = {
     "WEBHOOK_PREVIOUS_SECRET_WINDOW": 24 * 3600,
     # The task backend alias (Django Tasks API) media work is enqueued on.
     "TASK_BACKEND": "default",
+    # Playback hosts; tests and local development point them at the fake server.
+    "STREAM_BASE_URL": "https://stream.fastpix.com",
+    "IMAGE_BASE_URL": "https://images.fastpix.com",
+    # Seconds a private playback token stays valid (clamped to 60 s .. 24 h). Tokens are minted
+    # per request: a page holding one must not be cached for longer than this.
+    "PLAYBACK_TOKEN_LIFETIME": 900,
+    # Create a workspace's signing key through FastPix the first time a private media is shown
+    # (needs a token with the system permission); False: only `fastpix_signing_keys create`.
+    "CREATE_SIGNING_KEY_ON_DEMAND": True,
+    # The <fastpix-player> web component, loaded once per page. Self-host it by pointing this at
+    # your static file; PLAYER_SCRIPT_INTEGRITY is the Subresource Integrity hash ("sha384-…").
+    "PLAYER_SCRIPT_URL": "https://unpkg.com/@fastpix/fp-player@1.0.24/dist/player.js",
+    "PLAYER_SCRIPT_INTEGRITY": "",
     # Dotted path of a django_fastpix.adapter.FastPixAdapter subclass: site-specific creation
     # behaviour (whether to create, workspace, title, metadata, settings, failures).
     "ADAPTER": "django_fastpix.adapter.FastPixAdapter",

@@ -32,12 +32,14 @@ class TokenError(FastPixError):
 class NoUsableTokenError(TokenError):
     """No active token in the workspace has the scope a call needs."""
 
-    def __init__(self, workspace: str, scope: str) -> None:
+    def __init__(self, workspace: str, scope: str, area: str = "video") -> None:
         self.workspace = workspace
         self.scope = scope
+        self.area = area
         super().__init__(
-            f"No usable FastPix access token for workspace {workspace!r} with scope {scope!r}: "
-            "add one (manage.py fastpix_token add) or verify an invalid one."
+            f"No usable FastPix access token for workspace {workspace!r} with {area} "
+            f"permission {scope!r}: add one granted it in the FastPix dashboard "
+            f"(manage.py fastpix_token add --{area} {scope}), or verify an invalid one."
         )
 
 
@@ -60,6 +62,10 @@ class MediaStateError(FastPixError):
 
 class CreationVetoed(FastPixError):
     """Raised by a ``media_creating`` receiver to stop a media's creation (with the reason)."""
+
+
+class SigningKeyError(FastPixError):
+    """No signing key can sign a playback token (none active, or FastPix would not make one)."""
 
 
 class SyncInProgressError(FastPixError):

@@ -50,6 +50,19 @@ media_failed = Signal()
 # Arguments: sender=Media, media (Media).
 media_deleted = Signal()
 
+# A playback signing key was created through FastPix (explicitly, on first need or by a
+# rotation). Arguments: sender=SigningKey, signing_key (SigningKey).
+signing_key_created = Signal()
+
+# A workspace's signing key was rotated: signing_key signs new tokens; the keys in retiring
+# keep validating tokens already handed out until they expire.
+# Arguments: sender=SigningKey, signing_key (SigningKey), retiring (list[SigningKey]).
+signing_key_rotated = Signal()
+
+# A signing key was revoked (after a leak): it signs nothing more and is deleted in FastPix.
+# Arguments: sender=SigningKey, signing_key (SigningKey), reason (str).
+signing_key_revoked = Signal()
+
 # A new webhook delivery was stored (duplicates are not re-sent).
 # Arguments: sender=WebhookEvent, event (WebhookEvent).
 webhook_received = Signal()

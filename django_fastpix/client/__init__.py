@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .api import FastPixClient
-from .base import required_scope, requires
+from .base import required_permission, required_scope, requires
 from .credentials import Credentials
 from .pagination import iter_items, iter_pages
 from .transport import RETRYABLE_STATUSES, Transport
@@ -22,6 +22,7 @@ __all__ = [
     "Transport",
     "iter_items",
     "iter_pages",
+    "required_permission",
     "required_scope",
     "requires",
 ]

@@ -8,7 +8,7 @@ from urllib.parse import quote
 from uuid import UUID
 
 from ..exceptions import InvalidResponseError
-from ..scopes import Scope
+from ..scopes import Area, Scope
 from .credentials import Credentials
 from .transport import Transport
 
@@ -17,23 +17,30 @@ F = TypeVar("F", bound=Callable[..., Any])
 IdempotencyKey = str | UUID | None
 
 
-def requires(scope: Scope) -> Callable[[F], F]:
-    """Declare the token scope a client method needs (read by ``required_scope``)."""
+def requires(scope: Scope, area: Area = Area.VIDEO) -> Callable[[F], F]:
+    """Declare the permission a client method needs (read by ``required_permission``)."""
 
     def decorate(method: F) -> F:
         setattr(method, "required_scope", scope)  # noqa: B010 (F is not known to have it)
+        setattr(method, "required_area", area)  # noqa: B010
         return method
 
     return decorate
 
 
 def required_scope(method: Callable[..., Any]) -> Scope:
-    """The scope a client method (bound or unbound) declared with ``@requires``."""
+    """The level a client method (bound or unbound) declared with ``@requires``."""
+    return required_permission(method)[1]
+
+
+def required_permission(method: Callable[..., Any]) -> tuple[Area, Scope]:
+    """The (area, level) a client method (bound or unbound) declared with ``@requires``."""
     scope = getattr(method, "required_scope", None)
-    if not isinstance(scope, Scope):
+    area = getattr(method, "required_area", None)
+    if not isinstance(scope, Scope) or not isinstance(area, Area):
         name = getattr(method, "__qualname__", repr(method))
         raise ValueError(f"{name} does not declare a FastPix scope.")
-    return scope
+    return area, scope
 
 
 def segment(value: object, what: str) -> str:

@@ -16,7 +16,7 @@ from ..client.credentials import HINT_MAX_LENGTH, Credentials, token_id_hint
 from ..conf import fastpix_settings
 from ..exceptions import TokenRevokedError, UndecryptableValueError
 from ..fields import EncryptedTextField, UndecryptableValue
-from ..scopes import Scope
+from ..scopes import AREA_FIELDS, Area, Scope
 from .workspace import Workspace
 
 # The column width; how much of an id is shown is decided by client.credentials.token_id_hint.
@@ -63,18 +63,23 @@ class AccessTokenQuerySet(models.QuerySet["AccessToken"]):
     def active(self) -> AccessTokenQuerySet:
         return self.filter(status=TokenStatus.ACTIVE)
 
-    def usable_for(self, workspace: Workspace | int, scope: Scope | str) -> AccessTokenQuerySet:
-        """Active tokens of ``workspace`` allowed to make a call needing ``scope``.
+    def usable_for(
+        self, workspace: Workspace | int, scope: Scope | str, area: Area | str = Area.VIDEO
+    ) -> AccessTokenQuerySet:
+        """Active tokens of ``workspace`` allowed to make a call needing ``scope`` in ``area``.
 
         Least privileged first, so that reads go out under a read-only token when one exists.
         """
         allowed = Scope.satisfying(scope)
+        column = AREA_FIELDS[Area(area)]
         rank = models.Case(
-            *(models.When(scope=s, then=models.Value(i)) for i, s in enumerate(allowed)),
+            *(models.When(**{column: s}, then=models.Value(i)) for i, s in enumerate(allowed)),
             output_field=models.IntegerField(),
         )
         return (
-            self.filter(workspace=workspace, status=TokenStatus.ACTIVE, scope__in=allowed)
+            self.filter(
+                workspace=workspace, status=TokenStatus.ACTIVE, **{f"{column}__in": allowed}
+            )
             .annotate(scope_rank=rank)
             # NULLs last on every database (PostgreSQL sorts them first by default), as the
             # token pick ranks a never-verified token: the two orders are tested to agree.
@@ -105,7 +110,14 @@ class AccessToken(models.Model):
         "hint", max_length=HINT_LENGTH, editable=False, help_text="Last characters of the token id."
     )
     token_id_digest = models.CharField(max_length=64, editable=False)
-    scope = models.CharField(max_length=20, choices=Scope.choices, default=Scope.READ_WRITE)
+    # What FastPix granted, per area (see scopes.Area); ``scope`` is the video area.
+    scope = models.CharField(
+        "video", max_length=20, choices=Scope.choices, default=Scope.READ_WRITE
+    )
+    data_scope = models.CharField("data", max_length=20, choices=Scope.choices, default=Scope.NONE)
+    system_scope = models.CharField(
+        "system (signing keys)", max_length=20, choices=Scope.choices, default=Scope.NONE
+    )
     status = models.CharField(
         max_length=10, choices=TokenStatus.choices, default=TokenStatus.ACTIVE, editable=False
     )
@@ -145,6 +157,20 @@ class AccessToken(models.Model):
             self.token_id_hint = token_id_hint(self.token_id)
             self.token_id_digest = token_id_digest(self.token_id)
         super().save(*args, **kwargs)
+
+    def scope_for(self, area: Area | str) -> Scope:
+        """The level this token was granted in ``area``."""
+        return Scope(getattr(self, AREA_FIELDS[Area(area)]))
+
+    @property
+    def permissions_label(self) -> str:
+        """What the token may do, e.g. "video: read and write, system: read and write"."""
+        granted = [
+            f"{area.value}: {str(self.scope_for(area).label).lower()}"
+            for area in Area
+            if self.scope_for(area) != Scope.NONE
+        ]
+        return ", ".join(granted) or "nothing"
 
     @property
     def is_usable(self) -> bool:

@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.debug import sensitive_variables
 
-from ..client import FastPixClient, Page, Transport, required_scope
+from ..client import FastPixClient, Page, Transport, required_permission
 from ..client.credentials import token_id_problem
 from ..client.pagination import MAX_PAGE_SIZE, iter_items, iter_pages
 from ..conf import fastpix_settings
@@ -28,7 +28,7 @@ from ..exceptions import (
 )
 from ..fields import UndecryptableValue, decrypt
 from ..models import AccessToken, TokenStatus, Workspace
-from ..scopes import Scope
+from ..scopes import Area, Scope
 from .tokens import invalidate_token
 
 logger = logging.getLogger(__name__)
@@ -47,7 +47,8 @@ SYSTEM_ACTOR = "system:fastpix-401"
 # is formatted in; values are parameters.
 _ACTIVE_SQL = (
     "SELECT id, workspace_id, name, token_id, secret_key, token_id_hint, scope, status, "  # noqa: S608
-    f"last_used_at, last_verified_at FROM {AccessToken._meta.db_table} "
+    "last_used_at, last_verified_at, data_scope, system_scope "
+    f"FROM {AccessToken._meta.db_table} "
     "WHERE workspace_id = %s AND status = %s"
 )
 _TOKEN_FIELDS = [
@@ -61,16 +62,24 @@ _TOKEN_FIELDS = [
     "status",
     "last_used_at",
     "last_verified_at",
+    "data_scope",
+    "system_scope",
 ]
+# Where each area's level sits in a row of _ACTIVE_SQL.
+_AREA_COLUMN = {Area.VIDEO: 6, Area.DATA: 10, Area.SYSTEM: 11}
 _STATUS_SQL = f"SELECT status FROM {AccessToken._meta.db_table} WHERE id = %s"  # noqa: S608
 _EPOCH = datetime(1970, 1, 1, tzinfo=dt_timezone.utc)
 
 
 @sensitive_variables()
 def pick_token(
-    workspace: Workspace, scope: Scope | str, *, exclude: set[int] | None = None
+    workspace: Workspace,
+    scope: Scope | str,
+    *,
+    area: Area | str = Area.VIDEO,
+    exclude: set[int] | None = None,
 ) -> AccessToken:
-    """The least-privileged active token of ``workspace`` that may make a ``scope`` call.
+    """The least-privileged active token of ``workspace`` allowed a ``scope`` call in ``area``.
 
     Read from the database on every call, so a token revoked or invalidated by any process is
     not used once that change has committed. The same rules and order as ``usable_for``, but
@@ -83,10 +92,15 @@ def pick_token(
     with connection.cursor() as cursor:
         cursor.execute(_ACTIVE_SQL, [workspace.pk, TokenStatus.ACTIVE.value])
         rows = cursor.fetchall()
-    candidates = [r for r in rows if r[6] in allowed and not (exclude and r[0] in exclude)]
+    column = _AREA_COLUMN[Area(area)]
+    candidates = [r for r in rows if r[column] in allowed and not (exclude and r[0] in exclude)]
     # Least privileged first, then the most recently verified, then the oldest.
     candidates.sort(
-        key=lambda r: (allowed.index(Scope(r[6])), -(_aware(r[9]) or _EPOCH).timestamp(), r[0])
+        key=lambda r: (
+            allowed.index(Scope(r[column])),
+            -(_aware(r[9]) or _EPOCH).timestamp(),
+            r[0],
+        )
     )
     for row in candidates:
         token_id = _decrypted(row[3])
@@ -105,9 +119,11 @@ def pick_token(
                 *row[5:8],
                 _aware(row[8]),
                 _aware(row[9]),
+                row[10],
+                row[11],
             ],
         )
-    raise NoUsableTokenError(workspace.slug, str(Scope(scope).value))
+    raise NoUsableTokenError(workspace.slug, str(Scope(scope).value), str(Area(area).value))
 
 
 def ensure_still_usable(token: AccessToken) -> None:
@@ -167,10 +183,10 @@ def call(
     methods (``iter_*``) are refused: use ``pages`` or ``items``, which pick a token per page.
     """
     name = _client_method_name(method)
-    scope = required_scope(method)
+    area, scope = required_permission(method)
     transport = Transport.from_settings()
     tried: set[int] = set()
-    token = pick_token(workspace, scope)
+    token = pick_token(workspace, scope, area=area)
     while True:
         client = FastPixClient(
             token.credentials(),
@@ -183,7 +199,7 @@ def call(
             tried.add(token.pk)
             logger.warning("%s", exc)
             try:
-                token = pick_token(workspace, scope, exclude=tried)
+                token = pick_token(workspace, scope, area=area, exclude=tried)
             except NoUsableTokenError:
                 raise exc from None
             continue
@@ -206,7 +222,7 @@ def call(
             if len(tried) >= MAX_TOKENS_PER_CALL:
                 raise
             try:
-                token = pick_token(workspace, scope, exclude=tried)
+                token = pick_token(workspace, scope, area=area, exclude=tried)
             except NoUsableTokenError:
                 raise exc from None  # the 401 says more than "no other token"
             continue

@@ -43,9 +43,15 @@ def add_token(
     token_id: str,
     secret_key: str,
     scope: Scope | str = Scope.READ_WRITE,
+    data_scope: Scope | str = Scope.NONE,
+    system_scope: Scope | str = Scope.NONE,
     verified: bool = False,
 ) -> AccessToken:
-    """Store a new token for ``workspace``; the pair is encrypted before it reaches the database."""
+    """Store a new token for ``workspace``; the pair is encrypted before it reaches the database.
+
+    ``scope`` is what FastPix granted it for video, ``data_scope`` and ``system_scope`` for
+    the other areas (system covers playback signing keys).
+    """
     token_id = _clean_credential(token_id, token_id_problem)
     secret_key = _clean_credential(secret_key, secret_key_problem)
     if not name.strip():
@@ -58,6 +64,8 @@ def add_token(
         token_id=token_id,
         secret_key=secret_key,
         scope=Scope(scope),
+        data_scope=Scope(data_scope),
+        system_scope=Scope(system_scope),
         last_verified_at=timezone.now() if verified else None,
     )
     try:
@@ -227,6 +235,8 @@ class StoredPair:
     workspace: str
     label: str
     scope: str
+    data_scope: str
+    system_scope: str
     token_id: str = field(repr=False)
     secret_key: str = field(repr=False)
 
@@ -257,6 +267,8 @@ def pairs_for_fake() -> tuple[list[StoredPair], list[str]]:
                 workspace=token.workspace.slug,
                 label=label,
                 scope=str(token.scope),
+                data_scope=str(token.data_scope),
+                system_scope=str(token.system_scope),
                 token_id=credentials.token_id,
                 secret_key=credentials.secret_key,
             )

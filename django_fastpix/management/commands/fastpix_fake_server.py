@@ -106,7 +106,14 @@ class Command(FastPixCommand):
             elif workspace.webhook_secret:
                 webhook_secrets[workspace.slug] = str(workspace.webhook_secret)
         for pair in pairs:
-            fake.add_token(pair.token_id, pair.secret_key, pair.scope, pair.workspace)
+            fake.add_token(
+                pair.token_id,
+                pair.secret_key,
+                pair.scope,
+                pair.workspace,
+                system=pair.system_scope,
+                data=pair.data_scope,
+            )
         return [{"workspace": p.workspace, "token": p.label, "scope": p.scope} for p in pairs]
 
     def _announce(
