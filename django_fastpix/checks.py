@@ -52,9 +52,12 @@ def check_stored_secrets_decrypt(
     bad: list[str] = []
     try:
         for model, names in encrypted_models():
-            for obj in model._default_manager.only("pk", "name", *names):
+            # What operators know a row by: a token's name, a signing key's FastPix id.
+            fields = {f.name for f in model._meta.fields}
+            label = next((f for f in ("name", "fastpix_id") if f in fields), "pk")
+            for obj in model._default_manager.only("pk", label, *names):
                 if any(isinstance(getattr(obj, n), UndecryptableValue) for n in names):
-                    bad.append(f"{model._meta.verbose_name} #{obj.pk} {getattr(obj, 'name', '')!r}")
+                    bad.append(f"{model._meta.verbose_name} #{obj.pk} {getattr(obj, label)!r}")
     except DatabaseError:
         # No table yet (before migrate) or no database: nothing stored to check.
         return []
@@ -98,6 +101,54 @@ def check_fastpix_settings(app_configs: Any = None, **kwargs: Any) -> list[check
                 "secrets would travel in the clear, and this is likely a fake server left on.",
                 hint="Remove API_BASE_URL from FASTPIX to use https://api.fastpix.com/v1.",
                 id="fastpix.W001",
+            )
+        )
+    return messages
+
+
+@checks.register()
+def check_playback_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """fastpix.E011: playback hosts and player script are usable URLs; fastpix.W005: the token
+    lifetime is outside the range it is clamped to."""
+    from .conf import fastpix_settings
+
+    try:
+        fastpix_settings.validate()
+    except ImproperlyConfigured:
+        return []  # fastpix.E003 says why
+    messages: list[checks.CheckMessage] = []
+    for name in ("STREAM_BASE_URL", "IMAGE_BASE_URL"):
+        value = str(getattr(fastpix_settings, name))
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            messages.append(
+                checks.Error(
+                    f"FASTPIX['{name}'] is not an http(s) URL: {value!r}.", id="fastpix.E011"
+                )
+            )
+    script = str(fastpix_settings.PLAYER_SCRIPT_URL)
+    parts = urlsplit(script)
+    if not script or (parts.scheme and parts.scheme not in ("http", "https")) or " " in script:
+        messages.append(
+            checks.Error(
+                f"FASTPIX['PLAYER_SCRIPT_URL'] is not a URL a page can load: {script!r}.",
+                hint="An https URL, or a path such as /static/fastpix/player.js.",
+                id="fastpix.E011",
+            )
+        )
+    lifetime = fastpix_settings.PLAYBACK_TOKEN_LIFETIME
+    from .services.signing_keys import MAX_TOKEN_LIFETIME, MIN_TOKEN_LIFETIME
+
+    if (
+        isinstance(lifetime, bool)
+        or not isinstance(lifetime, (int, float))
+        or not MIN_TOKEN_LIFETIME <= lifetime <= MAX_TOKEN_LIFETIME
+    ):
+        messages.append(
+            checks.Warning(
+                f"FASTPIX['PLAYBACK_TOKEN_LIFETIME'] is {lifetime!r}: playback tokens live "
+                f"{MIN_TOKEN_LIFETIME}..{MAX_TOKEN_LIFETIME} seconds, so it is clamped.",
+                id="fastpix.W005",
             )
         )
     return messages

@@ -65,6 +65,7 @@ def make_token(workspace: Workspace) -> Callable[..., AccessToken]:
         token_id: str | None = None,
         secret_key: str = SECRET,
         name: str | None = None,
+        system: Scope = Scope.NONE,
     ) -> AccessToken:
         n = next(counter)
         return add_token(
@@ -73,6 +74,7 @@ def make_token(workspace: Workspace) -> Callable[..., AccessToken]:
             token_id=token_id or f"tok_{n:04d}_a1b2c3d4e5f6",
             secret_key=secret_key,
             scope=scope,
+            system_scope=system,
         )
 
     return make
@@ -94,6 +96,9 @@ def fake_api(fastpix_fake, settings):
         "RETRY_AFTER_MAX": 2.0,
         "READ_TIMEOUT": 2.0,
         "CONNECT_TIMEOUT": 2.0,
+        # Players and images are served (and their tokens checked) by the fake too.
+        "STREAM_BASE_URL": fastpix_fake.stream_base_url,
+        "IMAGE_BASE_URL": fastpix_fake.image_base_url,
     }
     return fastpix_fake
 
@@ -110,13 +115,20 @@ def fake_token(fake_api, make_token):
         fake_workspace: str = "ws-default",
         token_id: str | None = None,
         secret_key: str = SECRET,
+        system: Scope = Scope.NONE,
+        fake_system: str | None = None,
     ) -> AccessToken:
-        token = make_token(ws=ws, scope=scope, token_id=token_id, secret_key=secret_key)
+        """``system``: the signing-key permission recorded locally; ``fake_system``: what
+        FastPix (the fake) really granted, when a test needs the two to differ."""
+        token = make_token(
+            ws=ws, scope=scope, token_id=token_id, secret_key=secret_key, system=system
+        )
         fake_api.add_token(
             token.credentials().token_id,
             secret_key,
             fake_scope or str(scope),
             fake_workspace,
+            system=fake_system or str(system),
         )
         return token
 

@@ -65,6 +65,7 @@ _TOKEN_FIELDS = [
     "data_scope",
     "system_scope",
 ]
+_MODEL_ORDER = [f.attname for f in AccessToken._meta.concrete_fields if f.attname in _TOKEN_FIELDS]
 # Where each area's level sits in a row of _ACTIVE_SQL.
 _AREA_COLUMN = {Area.VIDEO: 6, Area.DATA: 10, Area.SYSTEM: 11}
 _STATUS_SQL = f"SELECT status FROM {AccessToken._meta.db_table} WHERE id = %s"  # noqa: S608
@@ -109,19 +110,16 @@ def pick_token(
             # Stored before the one token-id rule existed; fastpix_doctor names it.
             logger.warning("Skipping FastPix token %r (#%s): %s", row[2], row[0], problem)
             continue
+        values = dict(zip(_TOKEN_FIELDS, row, strict=True))
+        values.update(
+            token_id=token_id,
+            secret_key=_decrypted(row[4]),
+            last_used_at=_aware(row[8]),
+            last_verified_at=_aware(row[9]),
+        )
+        # from_db takes a partial row in the model's field order, whatever the names' order.
         return AccessToken.from_db(
-            connection.alias,
-            _TOKEN_FIELDS,
-            [
-                *row[:3],
-                token_id,
-                _decrypted(row[4]),
-                *row[5:8],
-                _aware(row[8]),
-                _aware(row[9]),
-                row[10],
-                row[11],
-            ],
+            connection.alias, _TOKEN_FIELDS, [values[name] for name in _MODEL_ORDER]
         )
     raise NoUsableTokenError(workspace.slug, str(Scope(scope).value), str(Area(area).value))
 

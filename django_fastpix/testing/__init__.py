@@ -5,7 +5,8 @@ Quick start::
     from django_fastpix.testing import FakeFastPix
 
     with FakeFastPix() as fake:
-        fake.add_token("token-id", "secret")            # read_write, workspace "ws-default"
+        fake.add_token("token-id", "secret")            # Video read_write, workspace "ws-default"
+        fake.add_token("keys-id", "secret", system="read_write")  # may manage signing keys
         ...  # point the client at fake.base_url ("http://127.0.0.1:PORT/v1")
 
 With pytest, add `pytest_plugins = ["django_fastpix.testing.pytest_plugin"]` to the root
@@ -26,6 +27,16 @@ Conventions:
   `request_counts()` counts requests by token (hint) and route. The command line
   (`python -m django_fastpix.testing --help`) takes `--fault ROUTE:OPTIONS`,
   `--webhook-retries` and `--time-scale` (see `specs`).
+* Tokens carry a level ("none", "read", "read_write") per area, as FastPix grants them:
+  Video (`scope`: media, uploads, playback ids, live streams), System (`system`: the
+  /iam/signing-keys routes) and Data (`data`). A call outside the grant gets 403 "forbidden"
+  whose description names the permission missing.
+* `fake.stream_base_url` (`{origin}/stream`) and `fake.image_base_url` (`{origin}/images`)
+  stand in for stream.fastpix.com and images.fastpix.com: `{playbackId}.m3u8`,
+  `{playbackId}/thumbnail.{jpg,png,webp}`, `clip.{gif,webp}`, `spritesheet.jpg`, served once
+  the media is Ready (412 before), to anyone for a public playback id and with `?token=` (an
+  RS256 JWT from a signing key of its workspace, `aud` `media:{playbackId}`) for a private
+  one: 401 without, 403 naming the reason otherwise. The JWT is masked in the request log.
 * A direct upload's `url` points at the fake itself (`PUT /uploads/{uploadId}?signature=..`,
   no Basic auth, like a signed storage URL); the PUT creates the media.
 """

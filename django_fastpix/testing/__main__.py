@@ -2,7 +2,10 @@
 
     python -m django_fastpix.testing --port 8765 --token ID:SECRET[:SCOPE[:WORKSPACE]]
 
-SCOPE is `read_write` (default) or `read`; WORKSPACE defaults to `ws-default`.
+SCOPE is the Video level, `read_write` (default, or `write`) or `read`, or a list of levels
+per area such as `video=read_write,system=read_write,data=read` (System is what the
+signing-key routes need; areas left out get `none`); WORKSPACE defaults to `ws-default`.
+The playback hosts (`/stream`, `/images`) are served on the same port and printed at start.
 `--webhook-url WORKSPACE=URL` and `--webhook-secret WORKSPACE=BASE64` configure webhooks.
 `--fault "ROUTE:OPTIONS"` (repeatable, see `specs`) makes routes misbehave,
 `--webhook-retries 5,30,2m` and `--time-scale 0.001` set the webhook retry schedule. Request
@@ -19,7 +22,8 @@ from collections.abc import Callable, Mapping
 from types import FrameType
 from typing import Any
 
-from .fake import DEFAULT_WORKSPACE, SCOPES, FakeFastPix
+from .fake import DEFAULT_WORKSPACE, FakeFastPix
+from .permissions import normalise_scope
 from .specs import (
     FaultSpec,
     SpecError,
@@ -32,14 +36,15 @@ from .webhooks import FASTPIX_RETRY_SCHEDULE
 
 
 def _token(value: str) -> tuple[str, str, str, str]:
+    # Still four fields, SCOPE a string: the management command unpacks the same tuple and
+    # hands SCOPE to `add_token` as is (which takes the area list as well as a level).
     parts = value.split(":")
     if len(parts) < 2 or len(parts) > 4 or not parts[0] or not parts[1]:
         raise argparse.ArgumentTypeError("expected TOKEN_ID:SECRET_KEY[:SCOPE[:WORKSPACE]]")
-    scope = parts[2] if len(parts) > 2 and parts[2] else "read_write"
-    if scope == "write":
-        scope = "read_write"
-    if scope not in SCOPES:
-        raise argparse.ArgumentTypeError(f"scope must be one of {', '.join(SCOPES)}")
+    try:
+        scope = normalise_scope(parts[2] if len(parts) > 2 and parts[2] else "read_write")
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
     workspace = parts[3] if len(parts) > 3 and parts[3] else DEFAULT_WORKSPACE
     return parts[0], parts[1], scope, workspace
 
@@ -75,7 +80,11 @@ def build_parser() -> argparse.ArgumentParser:
         type=_token,
         default=[],
         metavar="ID:SECRET[:SCOPE[:WORKSPACE]]",
-        help="add an access token (repeatable); SCOPE is read_write (default) or read",
+        help="add an access token (repeatable). SCOPE is the Video level, read_write "
+        "(default; also 'write') or read, or a comma list of AREA=LEVEL for areas video "
+        "(media, uploads, playback ids, live), system (signing keys) and data, with levels "
+        "none, read, read_write, e.g. video=read_write,system=read_write,data=read (areas "
+        "left out get none). WORKSPACE defaults to ws-default",
     )
     parser.add_argument(
         "--webhook-url", action="append", type=_pair, default=[], metavar="WORKSPACE=URL"
@@ -171,6 +180,8 @@ def main(argv: list[str] | None = None) -> int:
 
     def announce() -> None:
         print(f"FastPix fake listening on {fake.base_url}", flush=True)
+        print(f"stream base URL: {fake.stream_base_url}", flush=True)
+        print(f"image base URL: {fake.image_base_url}", flush=True)
         for ws in sorted({w for *_, w in args.token} | {w for w, _ in args.webhook_url}):
             print(f"workspace {ws}: id {fake.workspace(ws).id}", flush=True)
         for line in lab_lines(fake, specs):

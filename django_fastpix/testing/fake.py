@@ -7,9 +7,11 @@ from collections.abc import Sequence
 from types import TracebackType
 from typing import Any
 
+from . import permissions
 from .counts import RequestCounts, count_requests
 from .faults import Fault, FaultSet, check_fault
 from .handlers_keys import KEY_POOL
+from .handlers_playback import IMAGE_PREFIX, STREAM_PREFIX
 from .processing import Processor
 from .routing import Reply, RoutePattern
 from .server import FakeHTTPServer, RequestRecord
@@ -17,7 +19,6 @@ from .state import Media, Store, Token, Workspace, secret_digest
 from .webhooks import FASTPIX_RETRY_SCHEDULE, Delivery, WebhookDispatcher, doubling_schedule
 
 DEFAULT_WORKSPACE = "ws-default"
-SCOPES = ("read_write", "read")
 
 
 class FakeFastPix:
@@ -130,6 +131,21 @@ class FakeFastPix:
         """The API base URL, `http://127.0.0.1:PORT/v1`."""
         return self.origin + "/v1"
 
+    @property
+    def stream_base_url(self) -> str:
+        """Stands in for `https://stream.fastpix.com`: `{playbackId}.m3u8` lives under it.
+
+        No Basic auth; a private playback id needs `?token=` (an RS256 JWT, `aud`
+        `media:{playbackId}`, signed by a signing key of its workspace). See
+        `handlers_playback`.
+        """
+        return self.origin + STREAM_PREFIX
+
+    @property
+    def image_base_url(self) -> str:
+        """Stands in for `https://images.fastpix.com`: `{playbackId}/thumbnail.jpg` etc."""
+        return self.origin + IMAGE_PREFIX
+
     def reset(self) -> None:
         """Forget everything: tokens, workspaces, resources, webhooks, faults, requests."""
         self.faults.clear()
@@ -158,13 +174,22 @@ class FakeFastPix:
         secret_key: str,
         scope: str = "read_write",
         workspace: str = DEFAULT_WORKSPACE,
+        *,
+        system: str = "none",
+        data: str = "none",
     ) -> Token:
-        """Add an access token ("read_write" or "read") to a workspace."""
-        if scope not in SCOPES:
-            raise ValueError(f"scope must be one of {SCOPES}, not {scope!r}")
+        """Add an access token to a workspace, with a level per area as FastPix grants them.
+
+        Levels are "none", "read" and "read_write". ``scope`` is the Video level (media,
+        uploads, playback ids, live streams); ``system`` the System level the signing-key
+        routes need; ``data`` the Data (analytics) level. ``scope`` may instead be the command
+        line's list, e.g. ``"video=read_write,system=read_write,data=read"`` (areas left out
+        get "none"). ValueError for anything else.
+        """
+        scopes = permissions.token_scopes(scope, system=system, data=data)
         with self.store.lock:
             token = Token(
-                token_id, secret_digest(secret_key), scope, self.store.workspace(workspace)
+                token_id, secret_digest(secret_key), scopes, self.store.workspace(workspace)
             )
             self.store.tokens[token_id] = token
             return token

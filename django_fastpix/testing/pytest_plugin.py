@@ -44,6 +44,10 @@ def fastpix_fake(fastpix_fake_server: FakeFastPix) -> Iterator[FakeFastPix]:
 
 @pytest.fixture
 def fastpix_fake_token(fastpix_fake: FakeFastPix) -> tuple[str, str]:
-    """A read+write token of the default workspace: `(token_id, secret_key)`."""
+    """A Video read+write token of the default workspace: `(token_id, secret_key)`.
+
+    No System permission: like most real tokens it cannot manage signing keys (403). Grant it
+    with `fastpix_fake.add_token(*fastpix_fake_token, system="read_write")` where needed.
+    """
     fastpix_fake.add_token(DEFAULT_TOKEN_ID, DEFAULT_SECRET_KEY, "read_write", DEFAULT_WORKSPACE)
     return DEFAULT_TOKEN_ID, DEFAULT_SECRET_KEY

@@ -54,11 +54,13 @@ class Call:
 
 @dataclass
 class Reply:
-    """A handler's answer."""
+    """A handler's answer: a JSON ``body``, or raw ``content`` (playlists, images)."""
 
     status: int
     body: dict[str, Any] | None
     headers: dict[str, str] = field(default_factory=dict)
+    content: bytes | None = None
+    content_type: str = "application/json"
 
 
 def ok(data: Any = None, status: int = 200, pagination: dict[str, int] | None = None) -> Reply:

@@ -14,9 +14,9 @@ import traceback
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, unquote_plus, urlsplit
 
-from . import handlers_keys, handlers_live, handlers_media
+from . import handlers_keys, handlers_live, handlers_media, handlers_playback, permissions
 from .faults import Fault
 from .routing import API_PREFIX, INVALID_JSON, Call, Reply, Route, relative_path
 from .state import Token
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 ROUTES: list[Route] = [*handlers_media.ROUTES, *handlers_live.ROUTES, *handlers_keys.ROUTES]
 _COMPILED = [(route, route.regex) for route in ROUTES]
 WRITE_METHODS = frozenset({"POST", "PATCH", "PUT", "DELETE"})
+REDACTED = "<redacted>"
 
 
 @dataclass
@@ -99,6 +100,9 @@ def route_label(method: str, path: str) -> str:
     """`"GET /on-demand/{mediaId}"` for a request, as the API reference names the route."""
     if method == "PUT" and path.startswith("/uploads/"):
         return "PUT /uploads/{uploadId}"
+    playback = handlers_playback.route_label(method, path)
+    if playback is not None:
+        return playback
     rel = relative_path(path)
     for route, regex in _COMPILED:
         if route.method == method and regex.match(rel):
@@ -161,7 +165,7 @@ class FakeRequestHandler(BaseHTTPRequestHandler):
         """Dispatch."""
         self._dispatch()
 
-    do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_GET
+    do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = do_GET
 
     def _read_body(self) -> bytes:
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
@@ -184,6 +188,8 @@ class FakeRequestHandler(BaseHTTPRequestHandler):
         parts = urlsplit(self.path)
         path = parts.path
         is_api = path == API_PREFIX or path.startswith(API_PREFIX + "/")
+        # The handlers see the query as sent; the log keeps it with any playback JWT masked.
+        query = dict(parse_qsl(parts.query, keep_blank_values=True))
         parsed: Any = None
         if raw and is_api:
             try:
@@ -193,8 +199,8 @@ class FakeRequestHandler(BaseHTTPRequestHandler):
         record = RequestRecord(
             method=self.command,
             path=path,
-            query=dict(parse_qsl(parts.query, keep_blank_values=True)),
-            query_string=parts.query,
+            query={k: REDACTED if k == "token" else v for k, v in query.items()},
+            query_string=_masked_query(parts.query),
             headers=dict(self.headers.items()),
             body=raw if is_api else b"",
             json=None if parsed is INVALID_JSON else parsed,
@@ -233,7 +239,7 @@ class FakeRequestHandler(BaseHTTPRequestHandler):
                 return
             record.fault = "latency"
         try:
-            reply = self._handle(record, path, parsed, is_api, len(raw))
+            reply = self._handle(record, path, query, parsed, is_api, len(raw))
         except ApiError as exc:
             reply = Reply(exc.status, exc.body, exc.headers)
         except Exception:  # any bug in the fake must still answer, like a real 500
@@ -243,7 +249,13 @@ class FakeRequestHandler(BaseHTTPRequestHandler):
         record.duration = time.monotonic() - started
 
     def _handle(
-        self, record: RequestRecord, path: str, parsed: Any, is_api: bool, size: int
+        self,
+        record: RequestRecord,
+        path: str,
+        query: dict[str, str],
+        parsed: Any,
+        is_api: bool,
+        size: int,
     ) -> Reply:
         fake = self.server.fake
         store = fake.store
@@ -251,7 +263,12 @@ class FakeRequestHandler(BaseHTTPRequestHandler):
             upload_id = path[len("/uploads/") :]
             with store.lock:
                 return handlers_media.receive_upload(
-                    store, upload_id, record.query.get("signature", ""), size
+                    store, upload_id, query.get("signature", ""), size
+                )
+        if handlers_playback.is_playback_path(path):
+            with store.lock:
+                return handlers_playback.serve(
+                    store, self.command, path, query, dict(self.headers.items())
                 )
         if not is_api:
             raise ApiError(404, "route not found", f"No endpoint {self.command} {path}.")
@@ -261,11 +278,17 @@ class FakeRequestHandler(BaseHTTPRequestHandler):
         record.workspace_id = token.workspace.id
         rel = relative_path(path)
         route, params = _match(self.command, rel)
-        if self.command in WRITE_METHODS and token.scope != "read_write":
-            raise ApiError(403, description="The access token lacks permission for this request.")
+        write = self.command in WRITE_METHODS
+        area = permissions.area_of(rel)
+        if not token.allows(area, write):
+            raise ApiError(
+                403,
+                description=f"The access token lacks permission for this request: "
+                f"{self.command} {route.template} needs {permissions.needed(area, write)}.",
+            )
         key = self.headers.get("Idempotency-Key")
         cache_key = (token.workspace.id, self.command, rel, key) if key else None
-        call = Call(self.command, rel, params, record.query, parsed, token.workspace, fake.origin)
+        call = Call(self.command, rel, params, query, parsed, token.workspace, fake.origin)
         with store.lock:
             if cache_key is not None and cache_key in fake.idempotency:
                 record.replayed = True
@@ -281,15 +304,24 @@ class FakeRequestHandler(BaseHTTPRequestHandler):
     def _send(self, record: RequestRecord, reply: Reply) -> None:
         record.status = reply.status
         record.response = _redacted(reply.body)
-        payload = b"" if reply.body is None else json.dumps(reply.body).encode()
+        if reply.content is not None:
+            payload = reply.content
+        else:
+            payload = b"" if reply.body is None else json.dumps(reply.body).encode()
+        headers = dict(reply.headers)
+        if handlers_playback.is_playback_path(record.path):
+            # Also on errors and injected faults, or a browser reports CORS, not the status.
+            headers = {**handlers_playback.SHARED_HEADERS, **headers}
         try:
             self.send_response(reply.status)
-            self.send_header("Content-Type", "application/json")
+            if reply.status != 204:
+                self.send_header("Content-Type", reply.content_type)
             self.send_header("Content-Length", str(len(payload)))
-            for name, value in reply.headers.items():
+            for name, value in headers.items():
                 self.send_header(name, value)
             self.end_headers()
-            self.wfile.write(payload)
+            if self.command != "HEAD":
+                self.wfile.write(payload)
         except OSError:
             self.close_connection = True
 
@@ -316,8 +348,19 @@ def _redacted(body: dict[str, Any] | None) -> dict[str, Any] | None:
         return None
     data = body.get("data")
     if isinstance(data, dict) and "privateKey" in data:
-        return {**body, "data": {**data, "privateKey": "<redacted>"}}
+        return {**body, "data": {**data, "privateKey": REDACTED}}
     return body
+
+
+def _masked_query(query: str) -> str:
+    # `?token=` carries a playback JWT: a bearer credential the request log must not keep.
+    # Keys are compared decoded, as the handler reads them (`tok%65n` is `token` too).
+    parts = query.split("&")
+    for n, part in enumerate(parts):
+        name = part.partition("=")[0]
+        if unquote_plus(name) == "token":
+            parts[n] = f"{name}={REDACTED}"
+    return "&".join(parts)
 
 
 def _seconds(value: float) -> str:

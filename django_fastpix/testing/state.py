@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from . import permissions
 from .validation import ApiError
 
 MEDIA_NOT_FOUND = "media workspace relation not found"
@@ -81,17 +82,26 @@ class Workspace:
 
 @dataclass
 class Token:
-    """An access token: id, secret digest, scope and workspace."""
+    """An access token: id, secret digest, a level per area (see `permissions`), workspace."""
 
     token_id: str
     digest: bytes
-    scope: str
+    scopes: dict[str, str]
     workspace: Workspace
     revoked: bool = False
 
     def check(self, secret: str) -> bool:
         """Constant-time secret comparison."""
         return hmac.compare_digest(self.digest, secret_digest(secret))
+
+    @property
+    def scope(self) -> str:
+        """The video level: what `scope` meant before tokens had areas."""
+        return self.scopes.get(permissions.VIDEO, permissions.NONE)
+
+    def allows(self, area: str, write: bool) -> bool:
+        """Whether this token may read (or write) in ``area``."""
+        return permissions.allows(self.scopes, area, write)
 
 
 @dataclass

@@ -13,6 +13,9 @@ import requests
 
 from django_fastpix.testing import FakeFastPix
 
+# The `keys_api` token: Video and System read+write, Data read (what WP's install guide asks).
+KEYS_TOKEN = ("keys-token-id", "keys-secret-key")
+
 
 class Api:
     """A keep-alive requests session bound to the fake's base URL and one token."""
@@ -59,6 +62,18 @@ def api(fastpix_fake: FakeFastPix, fastpix_fake_token: tuple[str, str]) -> Itera
     client = Api(fastpix_fake, fastpix_fake_token)
     yield client
     client.session.close()
+
+
+@pytest.fixture
+def keys_api(fastpix_fake: FakeFastPix, make_api: Any) -> Api:
+    """A session whose token also has System read+write: what the signing-key routes need.
+
+    The default token (`fastpix_fake_token`) is Video read+write only, the usual grant, and
+    gets 403 from /iam/signing-keys, as FastPix answers it.
+    """
+    fastpix_fake.add_token(KEYS_TOKEN[0], KEYS_TOKEN[1], system="read_write", data="read")
+    client: Api = make_api(KEYS_TOKEN)
+    return client
 
 
 @pytest.fixture

@@ -78,13 +78,15 @@ def test_read_only_token_cannot_write(api: Api, fastpix_fake: FakeFastPix, make_
     assert len(fastpix_fake.media()) == 1
 
 
-def test_workspaces_are_isolated(api: Api, fastpix_fake: FakeFastPix, make_api: Any) -> None:
+def test_workspaces_are_isolated(
+    api: Api, keys_api: Api, fastpix_fake: FakeFastPix, make_api: Any
+) -> None:
     media_id = api.create_media(metadata={"owner": "a"})["id"]
     stream_id = api.post(
         "/live/streams", json={"playbackSettings": {}, "inputMediaSettings": {}}
     ).json()["data"]["streamId"]
-    key_id = api.post("/iam/signing-keys").json()["data"]["id"]
-    fastpix_fake.add_token("b-token", "b-secret", workspace="ws-b")
+    key_id = keys_api.post("/iam/signing-keys").json()["data"]["id"]
+    fastpix_fake.add_token("b-token", "b-secret", workspace="ws-b", system="read_write")
     other = make_api(("b-token", "b-secret"))
     missing = other.get(f"/on-demand/{media_id}")
     assert missing.status_code == 404

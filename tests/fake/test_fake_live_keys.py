@@ -111,8 +111,8 @@ def test_live_update_validation(api: Api) -> None:
     assert api.patch(f"/live/streams/{stream_id}", json={"reconnectWindow": 1800}).ok
 
 
-def test_signing_keys(api: Api, fastpix_fake: FakeFastPix) -> None:
-    created = api.post("/iam/signing-keys")
+def test_signing_keys(keys_api: Api, fastpix_fake: FakeFastPix) -> None:
+    created = keys_api.post("/iam/signing-keys")
     assert created.status_code == 201
     data = created.json()["data"]
     pem = base64.b64decode(data["privateKey"])
@@ -120,7 +120,7 @@ def test_signing_keys(api: Api, fastpix_fake: FakeFastPix) -> None:
     private = serialization.load_pem_private_key(pem, password=None)
     assert isinstance(private, rsa.RSAPrivateKey) and private.key_size == 2048
 
-    got = api.get(f"/iam/signing-keys/{data['id']}").json()["data"]
+    got = keys_api.get(f"/iam/signing-keys/{data['id']}").json()["data"]
     assert got["signingKeyId"] == data["id"]
     assert got["workspaceId"] == fastpix_fake.workspace().id
     public = serialization.load_pem_public_key(got["publicKey"].encode())
@@ -130,14 +130,14 @@ def test_signing_keys(api: Api, fastpix_fake: FakeFastPix) -> None:
     assert data["privateKey"] not in repr(fastpix_fake.store.signing_keys)
     assert data["privateKey"] not in repr(fastpix_fake.requests)
 
-    second = api.post("/iam/signing-keys").json()["data"]
+    second = keys_api.post("/iam/signing-keys").json()["data"]
     assert second["privateKey"] != data["privateKey"]
-    listed = api.get("/iam/signing-keys", params={"limit": 1}).json()
+    listed = keys_api.get("/iam/signing-keys", params={"limit": 1}).json()
     assert listed["pagination"] == {"totalRecords": 2, "currentOffset": 1, "offsetCount": 2}
     assert listed["data"][0]["id"] == second["id"]
     assert listed["data"][0]["workspace"][0]["id"] == fastpix_fake.workspace().id
 
-    deleted = api.delete(f"/iam/signing-keys/{data['id']}")
+    deleted = keys_api.delete(f"/iam/signing-keys/{data['id']}")
     assert (deleted.status_code, deleted.json()) == (200, {"success": True})
-    assert api.get(f"/iam/signing-keys/{data['id']}").status_code == 404
-    assert api.delete(f"/iam/signing-keys/{data['id']}").status_code == 404
+    assert keys_api.get(f"/iam/signing-keys/{data['id']}").status_code == 404
+    assert keys_api.delete(f"/iam/signing-keys/{data['id']}").status_code == 404

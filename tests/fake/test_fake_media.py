@@ -92,9 +92,9 @@ def test_list_media_paginates_with_page_numbers(api: Api) -> None:
         ({"orderBy": "up"}, "orderBy"),
     ],
 )
-def test_list_rejects_bad_pagination(api: Api, params: dict[str, object], field: str) -> None:
+def test_list_rejects_bad_pagination(keys_api: Api, params: dict[str, object], field: str) -> None:
     for path in ("/on-demand", "/on-demand/uploads", "/live/streams", "/iam/signing-keys"):
-        response = api.get(path, params=params)
+        response = keys_api.get(path, params=params)
         assert response.status_code == 422
         error = response.json()["error"]
         assert error["code"] == 422 and error["message"] == "payload validation failed"

@@ -143,11 +143,11 @@ def test_live_operations_conform(spec: Any, api: Api) -> None:
     conforms(spec, api.delete(f"/live/streams/{stream_id}"))
 
 
-def test_signing_key_operations_conform(spec: Any, api: Api) -> None:
-    key_id = conforms(spec, api.post("/iam/signing-keys"))["data"]["id"]
-    conforms(spec, api.get("/iam/signing-keys"))
-    conforms(spec, api.get(f"/iam/signing-keys/{key_id}"))
-    conforms(spec, api.delete(f"/iam/signing-keys/{key_id}"))
+def test_signing_key_operations_conform(spec: Any, keys_api: Api) -> None:
+    key_id = conforms(spec, keys_api.post("/iam/signing-keys"))["data"]["id"]
+    conforms(spec, keys_api.get("/iam/signing-keys"))
+    conforms(spec, keys_api.get(f"/iam/signing-keys/{key_id}"))
+    conforms(spec, keys_api.delete(f"/iam/signing-keys/{key_id}"))
 
 
 def test_error_envelopes_conform(

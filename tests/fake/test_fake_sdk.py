@@ -151,7 +151,11 @@ def test_live_operations(sdk: Fastpix) -> None:
     assert sdk.manage_live_stream.delete_live_stream(stream_id=stream_id).success is True
 
 
-def test_signing_key_operations(sdk: Fastpix, fastpix_fake: FakeFastPix) -> None:
+def test_signing_key_operations(
+    sdk: Fastpix, fastpix_fake: FakeFastPix, fastpix_fake_token: tuple[str, str]
+) -> None:
+    # Signing keys need the System area, which the default (Video only) token lacks.
+    fastpix_fake.add_token(*fastpix_fake_token, system="read_write")
     created = sdk.signing_keys.create_signing_key()
     assert created.data is not None and created.data.id and created.data.private_key
     listed = sdk.signing_keys.list_signing_keys(limit=10, offset=1)
