@@ -15,7 +15,10 @@ class DjangoFastPixConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import checks  # noqa: F401  (registers the system checks)
+        from . import (
+            checks,  # noqa: F401  (registers the system checks)
+            video,  # noqa: F401  (connects Media.player() and the playback URLs)
+        )
         from .receivers import connect_sources, connect_token_signals
         from .tasks import register_jobs
 

@@ -16,7 +16,7 @@ from django.urls import NoReverseMatch, Resolver404, get_script_prefix, resolve,
 from django.utils.module_loading import import_string
 
 from .exceptions import EncryptionKeyError
-from .sources import CALLABLE_OPTIONS, OPTIONS
+from .sources import CALLABLE_OPTIONS, OPTIONS, video_field_problem
 
 
 @checks.register(checks.Tags.security)
@@ -269,6 +269,10 @@ def _source_problems(label: str, options: Any) -> list[checks.CheckMessage]:
             )
         )
     messages += _url_field_problems(where, model, options.get("url_field"))
+    if model is not None:
+        problem = video_field_problem(model, options.get("video_field"))
+        if problem:
+            messages.append(checks.Error(f"{where}['video_field']: {problem}", id="fastpix.E006"))
     for key in sorted(CALLABLE_OPTIONS):
         messages += _callable_option_problems(where, model, key, options.get(key))
     if options.get("on_url_change", "keep") not in ("keep", "delete"):

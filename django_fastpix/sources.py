@@ -10,6 +10,7 @@
                 "metadata": None,                  # a callable(instance) -> dict[str, str]
                 "on_url_change": "keep",           # "keep" the old media, or "delete" it remotely
                 "delete_remote_on_delete": False,  # delete the FastPix media with the instance
+                "video_field": None,               # a VideoField pointed at each media made
             }
         }
     }
@@ -41,6 +42,7 @@ OPTIONS = {
     "metadata",
     "on_url_change",
     "delete_remote_on_delete",
+    "video_field",
 }
 
 
@@ -59,6 +61,7 @@ class MediaSource:
     metadata: Callable[[Any], dict[str, str]] | None = None
     on_url_change: str = "keep"
     delete_remote_on_delete: bool = False
+    video_field: str | None = None
 
     def url_of(self, instance: models.Model) -> str:
         return str(getattr(instance, self.url_field) or "").strip()
@@ -142,8 +145,32 @@ def parse_source(label: str, options: Any) -> MediaSource:
         raise ImproperlyConfigured(
             f"FASTPIX['MEDIA_SOURCES'][{label!r}]['on_url_change'] must be 'keep' or 'delete'."
         )
+    problem = video_field_problem(model, options.get("video_field"))
+    if problem:
+        raise ImproperlyConfigured(f"FASTPIX['MEDIA_SOURCES'][{label!r}]['video_field']: {problem}")
     resolved = {k: _resolve(k, v) for k, v in options.items()}
     return MediaSource(model=model, **resolved)
+
+
+def video_field_problem(model: type[models.Model], name: Any) -> str | None:
+    """What is wrong with ``video_field`` naming ``name`` on ``model`` (None: nothing, or unset).
+
+    It must be a foreign key to ``django_fastpix.Media``: a ``VideoField``.
+    """
+    if name is None:
+        return None
+    if not isinstance(name, str) or not name:
+        return f"must be the name of a VideoField, not {name!r}."
+    try:
+        field = model._meta.get_field(name)
+    except Exception:
+        return f"{model._meta.label} has no field {name!r}."
+    related = getattr(field, "related_model", None)
+    if not getattr(field, "many_to_one", False) or related is None or isinstance(related, str):
+        return f"{model._meta.label}.{name} is not a VideoField (a foreign key to Media)."
+    if related._meta.label_lower != "django_fastpix.media":
+        return f"{model._meta.label}.{name} links to {related._meta.label}, not to Media."
+    return None
 
 
 def source_for(model: type[models.Model]) -> MediaSource | None:

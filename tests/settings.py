@@ -39,6 +39,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Pages that minted playback tokens: Cache-Control private, no-store.
+    "django_fastpix.middleware.PlaybackCacheMiddleware",
 ]
 TEMPLATES = [
     {
@@ -79,6 +81,7 @@ FASTPIX: dict[str, object] = {
             "title": "title",
             "metadata": "tests.testapp.models.lesson_metadata",
             "delete_remote_on_delete": True,
+            "video_field": "video",
         }
     },
 }

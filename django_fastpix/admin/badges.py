@@ -11,11 +11,13 @@ COLOURS = {
     "ready": "#2e7d32",
     "processed": "#2e7d32",
     "invalid": "#b26a00",
+    "retiring": "#b26a00",
     "pending": "#616161",
     "ignored": "#616161",
     "failed": "#c62828",
     "revoked": "#c62828",
     "deleted": "#424242",
+    "retired": "#424242",
 }
 DEFAULT_COLOUR = "#1565c0"
 

@@ -36,8 +36,38 @@ def confirmation_page(
     warning: str = "",
 ) -> TemplateResponse:
     """Render the page that lists ``items`` and re-posts the selection to ``action``."""
-    opts = modeladmin.model._meta
     selected: list[Model] = list(queryset)
+    return form_page(
+        modeladmin,
+        request,
+        title=title,
+        intro=intro,
+        form=form,
+        items=items,
+        submit_label=submit_label,
+        warning=warning,
+        extra={
+            "action": action,
+            "selected_pks": [obj.pk for obj in selected],
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        },
+    )
+
+
+def form_page(
+    modeladmin: admin.ModelAdmin[Any],
+    request: HttpRequest,
+    *,
+    title: str,
+    intro: str,
+    form: forms.Form,
+    submit_label: str,
+    items: Sequence[str] = (),
+    warning: str = "",
+    extra: dict[str, Any] | None = None,
+) -> TemplateResponse:
+    """The same page for a view of its own (no selection): it posts back to its own URL."""
+    opts = modeladmin.model._meta
     context = {
         **modeladmin.admin_site.each_context(request),
         "title": title,
@@ -46,13 +76,11 @@ def confirmation_page(
         "warning": warning,
         "items": items,
         "form": form,
-        "action": action,
-        "selected_pks": [obj.pk for obj in selected],
-        "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
         "submit_label": submit_label,
         "opts": opts,
         "app_label": opts.app_label,
-        "media": modeladmin.media,
+        "media": modeladmin.media + form.media,
+        **(extra or {}),
     }
     request.current_app = modeladmin.admin_site.name
     return TemplateResponse(request, TEMPLATE, context)

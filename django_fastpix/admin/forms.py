@@ -22,7 +22,8 @@ from ..exceptions import (
     TransportError,
 )
 from ..models import AccessToken, Workspace
-from ..services.verify import verify_credentials
+from ..scopes import AREA_FIELDS, Area, Scope
+from ..services.verify import probe_area, verify_credentials
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
@@ -55,6 +56,54 @@ def _checked(value: str, problem_of: Callable[[object], str | None]) -> str:
     return value
 
 
+PERMISSION_FIELDS = tuple(AREA_FIELDS.values())
+
+# What each permission field says: the level is a record of the dashboard's grant, not a
+# setting this site can change in FastPix.
+PERMISSION_HELP = {
+    Area.VIDEO: gettext_lazy(
+        "As granted to this token in the FastPix dashboard (Settings > Access Tokens): media, "
+        "uploads, playback ids and live streams. Recorded here; it changes nothing in FastPix."
+    ),
+    Area.DATA: gettext_lazy(
+        "As granted in the FastPix dashboard: analytics. Nothing in this app calls it yet."
+    ),
+    Area.SYSTEM: gettext_lazy(
+        "As granted in the FastPix dashboard. Playback signing keys (private and DRM playback) "
+        "are created, rotated and revoked only with a token granted System read and write."
+    ),
+}
+PERMISSION_LABELS = {
+    Area.VIDEO: gettext_lazy("Video permission"),
+    Area.DATA: gettext_lazy("Data permission"),
+    Area.SYSTEM: gettext_lazy("System permission"),
+}
+PERMISSIONS_DESCRIPTION = gettext_lazy(
+    "What the token was granted in the FastPix dashboard, per area. Calls are only made with a "
+    "token recorded as allowed to make them; if the dashboard grant changes, record it here."
+)
+
+
+def _describe_permissions(form: forms.ModelForm) -> None:
+    for area, name in AREA_FIELDS.items():
+        field = form.fields.get(name)  # absent on a read-only (revoked) token's page
+        if field is not None:
+            field.label = PERMISSION_LABELS[area]
+            field.help_text = PERMISSION_HELP[area]
+
+
+def _check_grants_something(cleaned: dict[str, Any]) -> None:
+    levels = [cleaned.get(name) for name in PERMISSION_FIELDS]
+    if all(level == Scope.NONE for level in levels):
+        raise forms.ValidationError(
+            gettext(
+                "A token granted nothing in any area can make no call: record what the FastPix "
+                "dashboard shows for it (revoke a token that really has no permission left)."
+            ),
+            code="no_permission",
+        )
+
+
 class TokenAddForm(forms.ModelForm):
     """New token: the id and secret are write-only; the pair is checked with FastPix first."""
 
@@ -77,11 +126,14 @@ class TokenAddForm(forms.ModelForm):
 
     class Meta:
         model = AccessToken
-        fields = ["workspace", "name", "scope"]
+        fields = ["workspace", "name", *PERMISSION_FIELDS]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        _describe_permissions(self)
         self.verified = False
+        # A Data-only token: no call can check it, so it is stored unverified (and said so).
+        self.unverifiable = False
 
     @sensitive_variables()
     def clean_token_id(self) -> str:
@@ -96,6 +148,7 @@ class TokenAddForm(forms.ModelForm):
         cleaned = super().clean() or {}
         if self.errors:
             return cleaned  # FastPix is asked only about a pair that is otherwise acceptable
+        _check_grants_something(cleaned)
         workspace: Workspace = cleaned["workspace"]
         token_id: str = cleaned["token_id"]
         if AccessToken.objects.for_token_id(workspace, token_id).exists():
@@ -104,14 +157,17 @@ class TokenAddForm(forms.ModelForm):
                 code="duplicate",
                 params={"workspace": workspace, "hint": token_id_hint(token_id)},
             )
-        if not cleaned.get("save_unverified"):
-            self._verify(token_id, cleaned["secret_key"])
+        area = probe_area(cleaned["scope"], cleaned["system_scope"], cleaned["data_scope"])
+        if area is None:
+            self.unverifiable = True
+        elif not cleaned.get("save_unverified"):
+            self._verify(token_id, cleaned["secret_key"], area)
         return cleaned
 
     @sensitive_variables()
-    def _verify(self, token_id: str, secret_key: str) -> None:
+    def _verify(self, token_id: str, secret_key: str, area: Area) -> None:
         try:
-            verify_credentials(token_id, secret_key)
+            verify_credentials(token_id, secret_key, area=area)
         except AuthenticationError:
             raise forms.ValidationError(
                 gettext(
@@ -122,14 +178,7 @@ class TokenAddForm(forms.ModelForm):
             ) from None
         # Whole sentences, not a shared "tick …" fragment: translators need the context.
         except PermissionDeniedError:
-            raise forms.ValidationError(
-                gettext(
-                    "FastPix accepted the pair but it may not read media (403): check the "
-                    "permissions it was created with, or tick “Save without verifying” to "
-                    "store it now and verify it later."
-                ),
-                code="forbidden",
-            ) from None
+            raise forms.ValidationError(FORBIDDEN[area], code="forbidden") from None
         except (TransportError, ServerError) as exc:
             raise forms.ValidationError(
                 gettext(
@@ -161,16 +210,38 @@ class TokenAddForm(forms.ModelForm):
         self.verified = True
 
 
+# Whole sentences per probe, not a shared fragment: translators need the context.
+FORBIDDEN = {
+    Area.VIDEO: gettext_lazy(
+        "FastPix accepted the pair but it may not read media (403): check the Video permission "
+        "it was created with, or tick “Save without verifying” to store it now and verify it "
+        "later."
+    ),
+    Area.SYSTEM: gettext_lazy(
+        "FastPix accepted the pair but it may not read signing keys (403): check the System "
+        "permission it was created with, or tick “Save without verifying” to store it now and "
+        "verify it later."
+    ),
+}
+
+
 class TokenChangeForm(forms.ModelForm):
-    """An existing token: only its name; the credentials are never shown or replaced here."""
+    """An existing token: its name and the permissions recorded for it; the credentials are
+    never shown or replaced here."""
 
     class Meta:
         model = AccessToken
-        fields = ["name"]
+        fields = ["name", *PERMISSION_FIELDS]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _describe_permissions(self)
 
     @sensitive_variables()
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
+        if not self.errors:
+            _check_grants_something(cleaned)
         # The committed status, not the loaded one: another operator may have revoked it
         # while this page was open, and the model would refuse the save with a 500.
         pk = self.instance.pk

@@ -18,11 +18,17 @@ from django.views.decorators.debug import sensitive_post_parameters, sensitive_v
 from ..exceptions import EncryptionKeyError, FastPixError, TokenError
 from ..models import AccessToken, TokenStatus
 from ..services.tokens import add_token, invalidate_token, revoke_token
-from ..services.verify import verify_token
+from ..services.verify import NOT_PROBED, verify_token
 from .badges import badge
 from .bulk import WithoutBulkDelete
 from .confirmation import confirmation_page, submitted_form
-from .forms import ReasonForm, TokenAddForm, TokenChangeForm
+from .forms import (
+    PERMISSION_FIELDS,
+    PERMISSIONS_DESCRIPTION,
+    ReasonForm,
+    TokenAddForm,
+    TokenChangeForm,
+)
 from .permissions import can_manage_tokens
 from .text import row_message
 
@@ -60,20 +66,26 @@ class AccessTokenAdmin(WithoutBulkDelete):
     list_display = (
         "name",
         "workspace",
-        "scope",
+        "permissions",
         "status_badge",
         "token_id_hint",
         "last_used_at",
         "last_verified_at",
     )
-    list_filter = ("workspace", "status", "scope")
+    # System: which tokens can manage playback signing keys.
+    list_filter = ("workspace", "status", "scope", "system_scope")
     # Never the encrypted columns: they cannot be searched (and must not be).
     search_fields = ("name", "token_id_hint")
     list_select_related = ("workspace",)
     actions = ["verify_tokens", "revoke_tokens", "invalidate_tokens"]
 
+    permissions_fieldset = (
+        gettext_lazy("Permissions"),
+        {"fields": PERMISSION_FIELDS, "description": PERMISSIONS_DESCRIPTION},
+    )
     add_fieldsets = (
-        (None, {"fields": ("workspace", "name", "scope")}),
+        (None, {"fields": ("workspace", "name")}),
+        permissions_fieldset,
         (
             gettext_lazy("Credentials"),
             {
@@ -86,7 +98,8 @@ class AccessTokenAdmin(WithoutBulkDelete):
         ),
     )
     change_fieldsets = (
-        (None, {"fields": ("name", "workspace", "scope", "token_id_hint")}),
+        (None, {"fields": ("name", "workspace", "token_id_hint")}),
+        permissions_fieldset,
         (gettext_lazy("Status"), {"fields": STATUS_FIELDS}),
     )
 
@@ -125,7 +138,7 @@ class AccessTokenAdmin(WithoutBulkDelete):
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         if obj is None:
             return ()
-        return ("workspace", "scope", "token_id_hint", *STATUS_FIELDS)
+        return ("workspace", "token_id_hint", *STATUS_FIELDS)
 
     def get_form(
         self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
@@ -140,23 +153,35 @@ class AccessTokenAdmin(WithoutBulkDelete):
         # A new token goes through the service, which encrypts and derives hint and digest.
         assert isinstance(form, TokenAddForm)
         data = form.cleaned_data
-        return add_token(
+        token = add_token(
             workspace=data["workspace"],
             name=data["name"],
             token_id=data["token_id"],
             secret_key=data["secret_key"],
             scope=data["scope"],
+            data_scope=data["data_scope"],
+            system_scope=data["system_scope"],
             verified=form.verified,
         )
+        if form.unverifiable:
+            # NOT_PROBED comes from the verify service (untranslated, like other errors).
+            self.message_user(request, row_message(token, NOT_PROBED), messages.WARNING)
+        return token
 
     def save_model(self, request: HttpRequest, obj: AccessToken, form: Any, change: bool) -> None:
         if change:
-            # Only the name is editable; writing just it cannot undo a concurrent status change.
-            obj.save(update_fields=["name"])
+            # Only the name and the recorded permissions are editable; writing just them cannot
+            # undo a concurrent status change (and the model refuses a save once revoked).
+            obj.save(update_fields=["name", *PERMISSION_FIELDS])
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
         if change:  # an added token was saved by the service: the form has no save_m2m
             super().save_related(request, form, formsets, change)
+
+    @admin.display(description=gettext_lazy("permissions"))
+    def permissions(self, obj: AccessToken) -> str:
+        """What the token was granted, per area."""
+        return obj.permissions_label
 
     @admin.display(description=gettext_lazy("status"), ordering="status")
     def status_badge(self, obj: AccessToken) -> SafeString:
@@ -183,7 +208,9 @@ class AccessTokenAdmin(WithoutBulkDelete):
                 continue
             # result.detail comes from the verify service (untranslated, like other errors).
             values = {"token": token, "detail": result.detail}
-            if result.ok and result.reactivated:
+            if result.unverifiable:
+                self.message_user(request, row_message(token, result.detail), messages.WARNING)
+            elif result.ok and result.reactivated:
                 text = gettext("%(token)s: %(detail)s It is active again.") % values
                 self.message_user(request, text, messages.SUCCESS)
             elif result.ok:

@@ -9,6 +9,7 @@ workspace lookup and ``--json`` on every sub-command.
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import re
 import sys
@@ -100,6 +101,15 @@ class SubcommandCommand(FastPixCommand):
     def write_json(self, data: Any, *, indent: int | None = 2) -> None:
         """Print ``data`` as JSON on standard output."""
         self.stdout.write(json.dumps(data, indent=indent))
+
+
+def cli_actor() -> str:
+    """How the audit columns name the shell user running a command (``cli:<user>``)."""
+    try:
+        user = getpass.getuser()
+    except Exception:  # no passwd entry in some containers
+        user = "unknown"
+    return f"cli:{user}"
 
 
 def env_from_file(path: Path) -> environ.Env:

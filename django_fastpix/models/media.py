@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import ImproperlyConfigured
 from django.db import models
 
 from .workspace import Workspace
+
+if TYPE_CHECKING:
+    from django.http import HttpRequest
+    from django.utils.safestring import SafeString
 
 
 class MediaStatus(models.TextChoices):
@@ -44,6 +51,53 @@ class MediaStatus(models.TextChoices):
 
 
 _RANK = {status: i for i, status in enumerate(MediaStatus)}
+# Every status on the way to ready: the player shows a "processing" placeholder meanwhile.
+IN_PROGRESS = frozenset(MediaStatus) - {MediaStatus.READY, MediaStatus.FAILED, MediaStatus.DELETED}
+
+
+class PlaybackSurface(Protocol):
+    """Players and URLs for media: what ``Media.player()`` and its siblings delegate to.
+
+    Signing a private playback id needs the signing keys and, on first need, FastPix: layers
+    above the models. So the models import nothing of it; ``django_fastpix.video`` plugs its
+    implementation in here (``connect_playback``) when it is imported, as the app does when
+    it is ready. This keeps the import graph acyclic (tests/unit/test_import_graph.py).
+    """
+
+    def player(
+        self, media: Media, options: Mapping[str, Any], request: HttpRequest | None
+    ) -> SafeString: ...
+
+    def image_url(
+        self,
+        media: Media,
+        kind: Literal["thumbnail", "clip"],
+        options: Mapping[str, Any],
+        request: HttpRequest | None,
+    ) -> str: ...
+
+    def stream_url(self, media: Media, request: HttpRequest | None) -> str: ...
+
+    def playback_url(self, playback: PlaybackId, kind: Literal["stream", "thumbnail"]) -> str: ...
+
+
+_surface: PlaybackSurface | None = None
+
+
+def connect_playback(surface: PlaybackSurface) -> None:
+    """Install the implementation behind ``Media.player()`` & co. (``django_fastpix.video``)."""
+    global _surface
+    _surface = surface
+
+
+def playback_surface() -> PlaybackSurface:
+    """The connected playback implementation; ImproperlyConfigured if it never was."""
+    if _surface is None:
+        raise ImproperlyConfigured(
+            "django_fastpix's playback layer is not loaded: import django_fastpix.video "
+            "(the app does so when it is ready) before rendering players or playback URLs."
+        )
+    return _surface
 
 
 class Media(models.Model):
@@ -108,6 +162,57 @@ class Media(models.Model):
     def playable(self) -> bool:
         return self.status == MediaStatus.READY
 
+    @property
+    def is_ready(self) -> bool:
+        """FastPix has processed it: it plays, and its images exist."""
+        return self.status == MediaStatus.READY
+
+    @property
+    def is_processing(self) -> bool:
+        """On its way to ready: pending here, or being fetched or transcoded by FastPix."""
+        return self.status in IN_PROGRESS
+
+    @property
+    def has_failed(self) -> bool:
+        """Creation or processing failed; ``error`` says why (not for visitors' eyes)."""
+        return self.status == MediaStatus.FAILED
+
+    @property
+    def playback(self) -> PlaybackId | None:
+        """The playback id players use: the one with the media's own access policy, else the
+        first. Reads ``playback_ids.all()``, so ``prefetch_related("playback_ids")`` is used."""
+        if self.pk is None:
+            return None
+        playback_ids = list(self.playback_ids.all())
+        for playback in playback_ids:
+            if playback.access_policy == self.access_policy:
+                return playback
+        return playback_ids[0] if playback_ids else None
+
+    def player(self, *, request: HttpRequest | None = None, **options: Any) -> SafeString:
+        """The ``{% fastpix_player %}`` HTML of this media, fallbacks included.
+
+        Pass ``request`` (or install ``PlaybackCacheMiddleware``) so that tokens and the
+        player script are shared with the rest of the page and the page is kept out of caches.
+        """
+        return playback_surface().player(self, options, request)
+
+    def thumbnail_url(self, *, request: HttpRequest | None = None, **options: Any) -> str:
+        """A thumbnail URL (signed when private), or '' until the media is ready.
+
+        ``options``: time, width, height, fit_mode, format (jpg, png, webp); a bad value
+        raises ValueError.
+        """
+        return playback_surface().image_url(self, "thumbnail", options, request)
+
+    def clip_url(self, *, request: HttpRequest | None = None, **options: Any) -> str:
+        """An animated clip URL (gif or webp; signed when private), or '' until ready."""
+        return playback_surface().image_url(self, "clip", options, request)
+
+    def stream_url(self, *, request: HttpRequest | None = None) -> str:
+        """The HLS (.m3u8) URL (signed when private), or '' until the media is ready."""
+        return playback_surface().stream_url(self, request)
+
 
 class PlaybackId(models.Model):
     """A playback id of a media: what players and thumbnails are addressed by."""
@@ -125,8 +230,10 @@ class PlaybackId(models.Model):
 
     @property
     def stream_url(self) -> str:
-        return f"https://stream.fastpix.com/{self.fastpix_id}.m3u8"
+        """The HLS URL on FASTPIX["STREAM_BASE_URL"], unsigned (``Media.stream_url()`` signs)."""
+        return playback_surface().playback_url(self, "stream")
 
     @property
     def thumbnail_url(self) -> str:
-        return f"https://images.fastpix.com/{self.fastpix_id}/thumbnail.png"
+        """The PNG thumbnail on FASTPIX["IMAGE_BASE_URL"], unsigned (see ``Media``'s)."""
+        return playback_surface().playback_url(self, "thumbnail")

@@ -1,4 +1,5 @@
-"""fastpix_doctor's findings: settings, encryption, tokens, webhooks, media, sources."""
+"""fastpix_doctor's findings: settings, encryption, tokens, signing keys, webhooks, media,
+sources."""
 
 from __future__ import annotations
 
@@ -17,7 +18,15 @@ from ..client.credentials import token_id_problem
 from ..conf import fastpix_settings
 from ..exceptions import FastPixError
 from ..fields import UndecryptableValue
-from ..models import AccessToken, Media, MediaStatus, TokenStatus, Workspace
+from ..models import (
+    AccessToken,
+    Media,
+    MediaStatus,
+    SigningKey,
+    SigningKeyStatus,
+    TokenStatus,
+    Workspace,
+)
 from ..scopes import Scope
 from ..sources import media_sources
 from .source_audit import objects_without_media
@@ -131,6 +140,7 @@ def workspace_findings(
     # Verified first, so the counts below leave out a token FastPix has just rejected.
     verified = token_decrypt_findings(workspace, area, verify=verify, by=by) if key_usable else []
     findings = [*token_findings(workspace, area), *verified]
+    findings += signing_key_findings(workspace, area, key_usable=key_usable)
     if key_usable:
         findings.append(webhook_secret_finding(workspace, area))
     findings += webhook_route_findings(workspace, area)
@@ -140,15 +150,27 @@ def workspace_findings(
 
 
 def token_findings(workspace: Workspace, area: str) -> list[Finding]:
-    """Whether active tokens cover reads and writes (read from plain columns only)."""
+    """Whether active tokens cover video reads and writes (read from plain columns only)."""
     rows = list(AccessToken.objects.filter(workspace=workspace).values_list("scope", "status"))
-    active = [scope for scope, status in rows if status == TokenStatus.ACTIVE]
+    active_any = [scope for scope, status in rows if status == TokenStatus.ACTIVE]
+    # The media calls: tokens granted Video (a System- or Data-only token makes none of them).
+    active = [scope for scope in active_any if scope != Scope.NONE]
     invalid = sum(1 for _, status in rows if status == TokenStatus.INVALID)
-    add = f"`manage.py fastpix_token add --workspace {workspace.slug} --name NAME --scope"
+    add = f"`manage.py fastpix_token add --workspace {workspace.slug} --name NAME --video"
     findings: list[Finding] = []
-    if not active:
+    if not active_any:
         findings.append(
             Finding(FAIL, area, "No active token: every FastPix call fails.", f"{add} read_write`.")
+        )
+    elif not active:
+        findings.append(
+            Finding(
+                FAIL,
+                area,
+                "No active token with Video permission: every media call fails.",
+                f"{add} read_write`, or record the Video permission of a token granted it "
+                "(`manage.py fastpix_token permissions ID --video read_write`).",
+            )
         )
     else:
         read_only = active.count(Scope.READ)
@@ -226,6 +248,15 @@ def verify_finding(token: AccessToken, name: str, area: str, by: str) -> Finding
         return Finding(FAIL, area, f"{name}: {exc}", "Rerun once it is fixed.")
     if result.ok:
         return Finding(OK, area, f"{name}: FastPix accepted it.")
+    if result.unverifiable:
+        return Finding(
+            WARN,
+            area,
+            f"{name}: {result.detail}",
+            "Nothing in django-fastpix uses a Data-only token. If FastPix granted it Video or "
+            f"System too, record that (`manage.py fastpix_token permissions {token.pk} --video "
+            "LEVEL --system LEVEL`).",
+        )
     if result.invalidated:
         return Finding(
             FAIL,
@@ -240,6 +271,123 @@ def verify_finding(token: AccessToken, name: str, area: str, by: str) -> Finding
         f"{name}: {result.detail}",
         "Check FASTPIX['API_BASE_URL'], the network and the token's permissions.",
     )
+
+
+def signing_key_findings(workspace: Workspace, area: str, *, key_usable: bool) -> list[Finding]:
+    """Whether private playback can be signed, and keys FastPix should no longer hold."""
+    findings = private_playback_findings(workspace, area)
+    if key_usable:
+        findings += undecryptable_key_findings(workspace, area)
+    findings += key_deletion_findings(workspace, area)
+    return findings
+
+
+def private_playback_findings(workspace: Workspace, area: str) -> list[Finding]:
+    """Private media need an active signing key, or a token that can create one."""
+    private = (
+        Media.objects.filter(workspace=workspace)
+        .exclude(access_policy="public")
+        .exclude(status=MediaStatus.DELETED)
+        .count()
+    )
+    active_keys = list(
+        SigningKey.objects.signing(workspace).values_list("fastpix_id", flat=True)[:1]
+    )
+    if active_keys:
+        return [Finding(OK, area, f"Private playback is signed with key {active_keys[0]}.")]
+    if not private:
+        return []
+    can_create = (
+        AccessToken.objects.active()
+        .filter(workspace=workspace, system_scope=Scope.READ_WRITE)
+        .exists()
+    )
+    create = f"`manage.py fastpix_signing_keys create --workspace {workspace.slug}`"
+    if not can_create:
+        return [
+            Finding(
+                FAIL,
+                area,
+                f"{private} private media, but no active signing key and no active token with "
+                "System read and write to create one: their playback fails.",
+                "Grant a token System (read and write) in the FastPix dashboard and record it "
+                "(`manage.py fastpix_token permissions ID --system read_write`, or "
+                f"`fastpix_token add --workspace {workspace.slug} --name NAME --system "
+                f"read_write`), then {create}.",
+            )
+        ]
+    if not fastpix_settings.CREATE_SIGNING_KEY_ON_DEMAND:
+        return [
+            Finding(
+                FAIL,
+                area,
+                f"{private} private media, but no active signing key, and FASTPIX"
+                "['CREATE_SIGNING_KEY_ON_DEMAND'] is off: their playback fails.",
+                f"{create}.",
+            )
+        ]
+    return [
+        Finding(
+            OK,
+            area,
+            f"{private} private media; no signing key yet: one is created through FastPix on the "
+            "first private playback (a token with System read and write is stored).",
+        )
+    ]
+
+
+def undecryptable_key_findings(workspace: Workspace, area: str) -> list[Finding]:
+    """Active signing keys whose private key FIELD_ENCRYPTION_KEY does not decrypt."""
+    keys = SigningKey.objects.signing(workspace).only("pk", "fastpix_id", "private_key")
+    return [
+        Finding(
+            FAIL,
+            area,
+            f"Signing key {key.fastpix_id} cannot be decrypted: private playback cannot be "
+            "signed with it.",
+            "Add the key it was encrypted with to FIELD_ENCRYPTION_KEY (a list, the new key "
+            "first) and run `manage.py fastpix_rotate_keys`, or replace the signing key "
+            f"(`manage.py fastpix_signing_keys rotate --workspace {workspace.slug}`).",
+        )
+        for key in keys
+        if isinstance(key.private_key, UndecryptableValue)
+    ]
+
+
+def key_deletion_findings(workspace: Workspace, area: str) -> list[Finding]:
+    """Revoked keys, and retiring keys past their overlap, that FastPix still holds."""
+    now = timezone.now()
+    due = SigningKey.objects.awaiting_deletion().filter(workspace=workspace)
+    revoked = list(due.filter(status=SigningKeyStatus.REVOKED).values_list("fastpix_id", flat=True))
+    expired = list(
+        due.filter(status=SigningKeyStatus.RETIRING, expires_at__lte=now).values_list(
+            "fastpix_id", flat=True
+        )
+    )
+    prune = "Run `manage.py fastpix_signing_keys prune` (and schedule it, e.g. hourly)."
+    findings: list[Finding] = []
+    if revoked:
+        # A revoked key is one that leaked: while FastPix holds it, tokens signed with it play.
+        findings.append(
+            Finding(
+                FAIL,
+                area,
+                f"Revoked signing key(s) {', '.join(revoked)} not yet deleted in FastPix: "
+                "playback tokens signed with them are still accepted.",
+                prune,
+            )
+        )
+    if expired:
+        findings.append(
+            Finding(
+                WARN,
+                area,
+                f"Retiring signing key(s) {', '.join(expired)} are past their overlap but not "
+                "yet deleted in FastPix.",
+                prune,
+            )
+        )
+    return findings
 
 
 def webhook_secret_finding(workspace: Workspace, area: str) -> Finding:

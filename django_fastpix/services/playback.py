@@ -154,6 +154,16 @@ def _with_query(url: str, params: dict[str, object]) -> str:
     return f"{url}?{urlencode(present)}" if present else url
 
 
+def _non_negative_number(value: object) -> bool:
+    if isinstance(value, bool):
+        return False
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return False
+    return number >= 0 and number != float("inf")
+
+
 def stream_url(playback_id: str, *, token: str | None = None) -> str:
     """The HLS (.m3u8) URL of a playback id, for sites that bring their own player."""
     base = fastpix_settings.STREAM_BASE_URL.rstrip("/")
@@ -187,7 +197,7 @@ def image_url(
         if format not in allowed:
             raise ValueError(f"A {kind} is one of {', '.join(allowed)}, not {format!r}.")
     for name, value in (("time", time), ("width", width), ("height", height)):
-        if value is not None and (isinstance(value, bool) or not float(value) >= 0):
+        if value is not None and not _non_negative_number(value):
             raise ValueError(f"{name} must be a number ≥ 0, not {value!r}.")
     if fit_mode is not None and fit_mode not in FIT_MODES:
         raise ValueError(f"fit_mode is one of {', '.join(FIT_MODES)}, not {fit_mode!r}.")

@@ -36,6 +36,21 @@ def resolve_workspace(source: MediaSource, instance: models.Model) -> Workspace:
     return workspace
 
 
+def point_video_field(source: MediaSource, instance: models.Model, media: Media) -> None:
+    """Point the source's ``video_field`` of ``instance`` at ``media`` (if it has one).
+
+    A queryset update, not a save: no save signals (so no recursion into this module) and
+    nothing else of the object written. The in-memory object follows, for the caller.
+    """
+    if not source.video_field:
+        return
+    field = instance._meta.get_field(source.video_field)
+    if not isinstance(field, models.ForeignKey):  # parse_source() let no other kind through
+        return
+    type(instance)._base_manager.filter(pk=instance.pk).update(**{field.attname: media.pk})
+    setattr(instance, field.name, media)
+
+
 def media_for_saved_source(source: MediaSource, instance: models.Model) -> Media | None:
     """Create a pending media for a new or changed URL and queue its creation on commit.
 
@@ -86,6 +101,7 @@ def media_for_saved_source(source: MediaSource, instance: models.Model) -> Media
         object_id=str(instance.pk),
         **options,
     )
+    point_video_field(source, instance, media)
     if problem:
         logger.warning("Not creating FastPix media for %s: %s", label, problem)
         signals.send_after_commit(signals.media_failed, sender=Media, media=media, reason=problem)

@@ -1,8 +1,16 @@
-"""Verifying a token against FastPix with a cheap read."""
+"""Verifying a token against FastPix with a cheap read the token is allowed to make.
+
+Which read depends on what the token was granted (see ``probe_area``): video tokens list one
+media, tokens granted System but no Video list one signing key. A token granted only Data
+(analytics) cannot be checked: no endpoint this app calls accepts it, so no request is sent
+and the token is stored or reported as "not verified" instead of failing (a Data-only grant
+is legitimate; refusing to store it would leave no way to record it).
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 
@@ -16,12 +24,14 @@ from ..exceptions import (
     AuthenticationError,
     FastPixAPIError,
     FastPixError,
+    NoUsableTokenError,
     PermissionDeniedError,
     ServerError,
     TokenRevokedError,
     TransportError,
 )
 from ..models import AccessToken, TokenStatus
+from ..scopes import Area, Scope
 from .tokens import invalidate_token
 
 logger = logging.getLogger(__name__)
@@ -31,12 +41,61 @@ logger = logging.getLogger(__name__)
 INTERACTIVE_READ_TIMEOUT = 10.0
 
 
-@sensitive_variables()
-def verify_credentials(token_id: str, secret_key: str) -> None:
-    """Check a pair before it is stored (``GET /on-demand?limit=1``); raises the API error if not.
+@dataclass(frozen=True)
+class Probe:
+    """The cheapest read a token granted one area may make, and what a 403 to it means."""
 
-    Used while an operator waits (the admin add form), so it neither retries nor waits long.
+    request: str
+    denied: str
+    run: Callable[[FastPixClient], object]
+
+
+PROBES: dict[Area, Probe] = {
+    Area.VIDEO: Probe(
+        "GET /on-demand?limit=1", "read media", lambda c: c.list_media(limit=1, offset=1)
+    ),
+    Area.SYSTEM: Probe(
+        "GET /iam/signing-keys?limit=1",
+        "read signing keys",
+        lambda c: c.list_signing_keys(limit=1, offset=1),
+    ),
+}
+
+NOT_PROBED = (
+    "Not verified: the token is granted Data (analytics) permission only, and no FastPix "
+    "endpoint this app calls accepts such a token, so nothing was sent to check it."
+)
+
+
+def probe_area(
+    video: Scope | str, system: Scope | str = Scope.NONE, data: Scope | str = Scope.NONE
+) -> Area | None:
+    """The area whose read checks a token with these grants; None if none can (Data only).
+
+    Video first: it is what nearly every token is for. ``data`` is accepted so callers pass
+    a token's whole grant; it never decides, since no probe exists for it.
     """
+    if Scope(video) != Scope.NONE:
+        return Area.VIDEO
+    if Scope(system) != Scope.NONE:
+        return Area.SYSTEM
+    return None
+
+
+def token_probe_area(token: AccessToken) -> Area | None:
+    """``probe_area`` of a stored token's recorded permissions."""
+    return probe_area(token.scope, token.system_scope, token.data_scope)
+
+
+@sensitive_variables()
+def verify_credentials(token_id: str, secret_key: str, *, area: Area | str = Area.VIDEO) -> None:
+    """Check a pair before it is stored with the read ``area`` allows; raises the API error.
+
+    ``GET /on-demand?limit=1`` for video, ``GET /iam/signing-keys?limit=1`` for system (see
+    ``probe_area``). Used while an operator waits (the admin add form), so it neither
+    retries nor waits long.
+    """
+    probe = PROBES[Area(area)]  # KeyError for Data: callers check probe_area first
     shared = Transport.from_settings()
     transport = Transport(
         shared.base_url,
@@ -46,22 +105,23 @@ def verify_credentials(token_id: str, secret_key: str) -> None:
         user_agent=shared.user_agent,
     )
     try:
-        FastPixClient(Credentials(token_id, secret_key), transport=transport).list_media(
-            limit=1, offset=1
-        )
+        probe.run(FastPixClient(Credentials(token_id, secret_key), transport=transport))
     finally:
         transport.close()
 
 
 @sensitive_variables()
-def pair_problem(token_id: str, secret_key: str, *, unverified_hint: str) -> str | None:
+def pair_problem(
+    token_id: str, secret_key: str, *, unverified_hint: str, area: Area | str = Area.VIDEO
+) -> str | None:
     """Ask FastPix about a pair before it is stored: None if it was accepted, else why not.
 
-    ``unverified_hint`` says how this caller stores a pair without verifying it (a form's
-    checkbox, a command's option); the messages name no character of the pair.
+    ``area`` picks the probe (``probe_area``). ``unverified_hint`` says how this caller
+    stores a pair without verifying it (a form's checkbox, a command's option); the messages
+    name no character of the pair.
     """
     try:
-        verify_credentials(token_id, secret_key)
+        verify_credentials(token_id, secret_key, area=area)
     except AuthenticationError:
         return (
             "FastPix rejected this token id / secret key (401). Check both values and that the "
@@ -69,8 +129,8 @@ def pair_problem(token_id: str, secret_key: str, *, unverified_hint: str) -> str
         )
     except PermissionDeniedError:
         return (
-            "FastPix accepted the pair but it may not read media (403): check the permissions "
-            f"it was created with, or {unverified_hint}."
+            f"FastPix accepted the pair but it may not {PROBES[Area(area)].denied} (403): check "
+            f"the permissions it was created with, or {unverified_hint}."
         )
     except (TransportError, ServerError) as exc:
         return (
@@ -96,18 +156,25 @@ class VerifyResult:
     detail: str
     reactivated: bool = False
     invalidated: bool = False
+    # No request was possible (a Data-only token): neither a success nor a failure.
+    unverifiable: bool = False
 
 
 @sensitive_variables("credentials")
 def verify_token(token: AccessToken, *, by: str = "system") -> VerifyResult:
-    """Ask FastPix whether the pair works (``GET /on-demand?limit=1``) and record the answer.
+    """Ask FastPix whether the pair works (the read ``probe_area`` picks) and record the answer.
 
     Success stamps ``last_verified_at`` and is the only way an invalid token returns to active;
-    a 401 marks an active token invalid; network faults and 5xx change nothing.
+    a 401 marks an active token invalid; network faults and 5xx change nothing. A Data-only
+    token sends nothing and comes back ``unverifiable``.
     """
     # The database decides, not the loaded copy: it may have been revoked since it was read.
     if token.status == TokenStatus.REVOKED or AccessToken.objects.revoked_in_database(token.pk):
         raise TokenRevokedError(f"{token} is revoked; a revoked token is never used again.")
+    area = token_probe_area(token)
+    if area is None:
+        return VerifyResult(token, False, NOT_PROBED, unverifiable=True)
+    probe = PROBES[area]
     try:
         credentials = token.credentials()
     except ValueError as exc:
@@ -121,7 +188,7 @@ def verify_token(token: AccessToken, *, by: str = "system") -> VerifyResult:
         before_resend=partial(_not_revoked, token),
     )
     try:
-        client.list_media(limit=1, offset=1)
+        probe.run(client)
     except AuthenticationError as exc:
         invalidated = invalidate_token(
             token, reason=f"verify: FastPix answered 401 ({exc.message})", by=by
@@ -130,7 +197,12 @@ def verify_token(token: AccessToken, *, by: str = "system") -> VerifyResult:
             token, False, "FastPix rejected the token id / secret (401).", invalidated=invalidated
         )
     except PermissionDeniedError:
-        return VerifyResult(token, False, "The token is valid but may not read media (403).")
+        return VerifyResult(
+            token,
+            False,
+            f"The token is valid but may not {probe.denied} (403): check the permissions "
+            "recorded for it against the FastPix dashboard.",
+        )
     except TokenRevokedError:
         return VerifyResult(token, False, "The token was revoked meanwhile; it stays revoked.")
     except FastPixError as exc:
@@ -165,3 +237,28 @@ def _not_revoked(token: AccessToken) -> None:
     # back), a token revoked meanwhile may not be sent again.
     if AccessToken.objects.revoked_in_database(token.pk):
         raise TokenRevokedError(f"{token} was revoked during the verify; it stays revoked.")
+
+
+def permission_hint(exc: BaseException) -> str:
+    """What to do when a call failed for lack of a permission ("" if that was not the cause).
+
+    Looks through the causes (a service wraps the API error in its own): a 403 means the
+    recorded permissions claim more than FastPix granted; no usable token means none is
+    recorded with what the call needs.
+    """
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, PermissionDeniedError):
+            return (
+                "FastPix refused the token this site recorded as allowed (403): check its "
+                "permissions in the FastPix dashboard and record what it really has (the "
+                "token's admin page, or `manage.py fastpix_token permissions ID`)."
+            )
+        if isinstance(cause, NoUsableTokenError):
+            return (
+                f"If a stored token was granted {cause.area} permission in the FastPix "
+                "dashboard, record it (the token's admin page, or `manage.py fastpix_token "
+                f"permissions ID --{cause.area} {cause.scope}`)."
+            )
+        cause = cause.__cause__
+    return ""

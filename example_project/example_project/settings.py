@@ -31,6 +31,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Pages that carry playback tokens are never cached longer than the tokens live.
+    "django_fastpix.middleware.PlaybackCacheMiddleware",
 ]
 ROOT_URLCONF = "example_project.urls"
 TEMPLATES = [
@@ -64,12 +66,24 @@ FIELD_ENCRYPTION_KEY = env.list("FIELD_ENCRYPTION_KEY")
 
 FASTPIX = {
     "API_BASE_URL": env.str("FASTPIX_API_BASE_URL", default="https://api.fastpix.com/v1"),
+    # Where players and thumbnails load from; the fake server prints its own.
+    "STREAM_BASE_URL": env.str("FASTPIX_STREAM_BASE_URL", default="https://stream.fastpix.com"),
+    "IMAGE_BASE_URL": env.str("FASTPIX_IMAGE_BASE_URL", default="https://images.fastpix.com"),
+    **(
+        {"PLAYER_SCRIPT_URL": env.str("FASTPIX_PLAYER_SCRIPT_URL")}
+        if env.str("FASTPIX_PLAYER_SCRIPT_URL", default="")
+        else {}
+    ),
     # Saving a Lesson with a video URL creates a FastPix media in the "demo" workspace.
     "MEDIA_SOURCES": {
         "videos.Lesson": {
             "url_field": "video_url",
             "workspace": env.str("FASTPIX_WORKSPACE", default="demo"),
             "title": "title",
+            # A private lesson's video gets a private playback id: played with signed tokens.
+            "access_policy": "videos.fastpix_hooks.lesson_access_policy",
+            # lesson.video is the lesson's Media, set when the media is made.
+            "video_field": "video",
             "delete_remote_on_delete": True,
         }
     },

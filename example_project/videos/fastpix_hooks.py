@@ -39,3 +39,8 @@ def lesson_video_ready(event: WebhookEvent, media: Media | None) -> None:
         video_ready_at=timezone.now()
     )
     logger.info("Lesson %s: video ready to play", media.object_id)
+
+
+def lesson_access_policy(lesson: Lesson) -> str:
+    """A private lesson's video is private in FastPix: playable only with a signed token."""
+    return "private" if lesson.private else "public"

@@ -12,6 +12,8 @@ from django_fastpix.models import (
     AccessToken,
     Media,
     PlaybackId,
+    SigningKey,
+    SigningKeyStatus,
     TokenStatus,
     WebhookEvent,
     Workspace,
@@ -78,11 +80,26 @@ def add_events(start: int, n: int, workspaces: list[Workspace]) -> None:
     )
 
 
+def add_signing_keys(start: int, n: int, workspaces: list[Workspace]) -> None:
+    statuses = list(SigningKeyStatus)
+    SigningKey.objects.bulk_create(
+        SigningKey(
+            workspace=workspaces[i % len(workspaces)],
+            fastpix_id=f"key_{i:06d}",
+            private_key=f"not a real key {i}",
+            status=statuses[i % len(statuses)],
+            created_by="test",
+        )
+        for i in range(start, start + n)
+    )
+
+
 CASES: dict[str, Callable[[int, int, list[Workspace]], None]] = {
     "accesstoken": add_tokens,
     "workspace": add_workspaces,
     "media": add_media,
     "webhookevent": add_events,
+    "signingkey": add_signing_keys,
 }
 
 

@@ -20,11 +20,20 @@ def add_data(workspace, **extra):
         "workspace": str(workspace.pk),
         "name": "uploader",
         "scope": "read_write",
+        "data_scope": "none",
+        "system_scope": "none",
         "token_id": TOKEN_ID,
         "secret_key": SECRET,
     }
     data.update(extra)
     return data
+
+
+def change_data(name: str, **levels: str) -> dict[str, str]:
+    """The change form's POST: the name and the three recorded permission levels."""
+    return {"name": name, "scope": "read_write", "data_scope": "none", "system_scope": "none"} | (
+        levels
+    )
 
 
 def form_errors(response) -> str:
@@ -116,12 +125,16 @@ def test_add_page_inputs_are_write_only(admin_client):
 # --- change page ---
 
 
-def test_change_page_has_no_credential_fields_and_only_name_editable(admin_client, make_token):
+def test_change_page_has_no_credential_fields_and_only_name_and_permissions_editable(
+    admin_client, make_token
+):
     token = make_token()
     html = admin_client.get(admin_url("accesstoken", "change", token.pk)).content.decode()
     assert 'name="token_id"' not in html and 'name="secret_key"' not in html
     assert 'name="name"' in html
-    assert 'name="workspace"' not in html and 'name="scope"' not in html
+    for field in ("scope", "data_scope", "system_scope"):
+        assert f'name="{field}"' in html
+    assert 'name="workspace"' not in html
     assert token.token_id_hint in html
     for label in ("Status reason", "Status changed at", "Last used at", "Last verified at"):
         assert label in html
@@ -129,7 +142,9 @@ def test_change_page_has_no_credential_fields_and_only_name_editable(admin_clien
 
 def test_renaming_keeps_credentials_and_status(admin_client, make_token):
     token = make_token()
-    response = admin_client.post(admin_url("accesstoken", "change", token.pk), {"name": "renamed"})
+    response = admin_client.post(
+        admin_url("accesstoken", "change", token.pk), change_data("renamed")
+    )
     assert response.status_code == 302
     token = AccessToken.objects.get(pk=token.pk)
     assert token.name == "renamed" and token.credentials().secret_key == SECRET
@@ -297,7 +312,9 @@ def test_wrong_encryption_key_fails_closed_but_pages_still_work(
     )
     [(level, text)] = messages_of(response)
     assert level == "error" and "cannot be decrypted" in text and "fastpix_rotate_keys" in text
-    renamed = admin_client.post(admin_url("accesstoken", "change", token.pk), {"name": "renamed"})
+    renamed = admin_client.post(
+        admin_url("accesstoken", "change", token.pk), change_data("renamed")
+    )
     assert renamed.status_code == 302
     # The ciphertext was never rewritten under the wrong key: the old key still opens it.
     settings.FIELD_ENCRYPTION_KEY = [new_key, old_key]

@@ -28,6 +28,8 @@ def test_no_page_shows_the_secret_or_the_token_id(admin_client, workspace, make_
         "workspace": workspace.pk,
         "name": "main",
         "scope": "read_write",
+        "data_scope": "none",
+        "system_scope": "none",
         "token_id": TOKEN_ID,
         "secret_key": SECRET,
     }
@@ -52,7 +54,11 @@ def test_no_page_shows_the_secret_or_the_token_id(admin_client, workspace, make_
         admin_client.post(changelist, action_post("verify_tokens", [token.pk]), follow=True),
         admin_client.post(changelist, action_post("revoke_tokens", [token.pk])),
         admin_client.post(changelist, action_post("invalidate_tokens", [token.pk])),
-        admin_client.post(admin_url("accesstoken", "change", token.pk), {"name": "x"}, follow=True),
+        admin_client.post(
+            admin_url("accesstoken", "change", token.pk),
+            {"name": "x", "scope": "read", "data_scope": "none", "system_scope": "read_write"},
+            follow=True,
+        ),
         admin_client.get(admin_url("workspace", "change", workspace.pk)),
         admin_client.get(admin_url("workspace", "delete", workspace.pk)),
         admin_client.get("/admin/"),

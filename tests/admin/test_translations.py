@@ -80,14 +80,21 @@ def _find(catalogue: list[dict[str, str]], msgid: str) -> dict[str, str]:
         ("Revoke (irreversible)…", "admin/tokens.py"),
         ("Replay (process again)", "admin/webhooks.py"),
         ("Delete in FastPix…", "admin/media.py"),
+        (
+            "Rotate (new key; old keys stay valid until their tokens expire)",
+            "admin/signing_keys.py",
+        ),
         # message_user texts, with named placeholders
         ("%(token)s: revoked.", "admin/tokens.py"),
         ("%(media)s: refreshed (status: %(status)s).", "admin/media.py"),
         ("%(event)s: replayed (%(outcome)s).", "admin/webhooks.py"),
+        ("%(key)s: revoked and deleted in FastPix.", "admin/signing_keys.py"),
         # column, fieldset, form label and help text
         ("active tokens", "admin/workspaces.py"),
         ("Credentials", "admin/tokens.py"),
         ("Save without verifying", "admin/forms.py"),
+        ("System permission", "admin/forms.py"),
+        ("Recorded with the revoke and shown on the key's page.", "admin/signing_key_forms.py"),
         ("Recorded with the status change and shown on the token's page.", "admin/forms.py"),
         # form errors
         ("Workspace “%(workspace)s” already holds a token ending …%(hint)s.", "admin/forms.py"),
@@ -95,6 +102,7 @@ def _find(catalogue: list[dict[str, str]], msgid: str) -> dict[str, str]:
         # confirmation pages built in Python
         ("Revoke access tokens", "admin/tokens.py"),
         ("Yes, delete in FastPix", "admin/media.py"),
+        ("Create a playback signing key", "admin/signing_keys.py"),
         # templates
         ("Webhook URL for FastPix", "templates/admin/django_fastpix/workspace/change_form.html"),
         (
@@ -113,6 +121,8 @@ def test_makemessages_extracts_the_admin_texts(catalogue, msgid, where):
 
 def test_counted_texts_have_plural_forms(catalogue):
     assert _find(catalogue, REVOKE_INTRO_ONE)["msgid_plural"] == REVOKE_INTRO_MANY
+    deleted = _find(catalogue, "Deleted %(count)s signing key in FastPix.")
+    assert deleted["msgid_plural"] == "Deleted %(count)s signing keys in FastPix."
     media = _find(catalogue, "This cannot be undone: players using it stop working.")
     assert media["msgid_plural"] == "This cannot be undone: players using them stop working."
 

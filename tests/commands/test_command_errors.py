@@ -30,6 +30,9 @@ COMMANDS = [
     ["fastpix_media", "list"],
     ["fastpix_sync_media"],
     ["fastpix_rotate_keys"],
+    ["fastpix_token", "permissions", "1", "--system", "read_write"],
+    ["fastpix_signing_keys", "list"],
+    ["fastpix_signing_keys", "prune"],
 ]
 
 

@@ -85,7 +85,7 @@ def test_workspace_without_write_token(workspace, fake_token, fake_api):
     out, _ = doctor("--json")
     findings = json.loads(out)["findings"]
     (write,) = [f for f in findings if "read_write" in f["message"]]
-    assert write["level"] == "WARN" and "--scope read_write" in write["remedy"]
+    assert write["level"] == "WARN" and "--video read_write" in write["remedy"]
 
 
 def test_workspace_without_any_token_fails(workspace, other_workspace, fake_token, fake_api):

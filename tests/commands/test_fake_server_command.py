@@ -111,6 +111,7 @@ def test_from_db_registers_the_sites_tokens_without_printing_them(child_env, mak
     workspace.save()
     token = make_token(name="prod main")
     reader = make_token(name="prod reader", scope=Scope.READ)
+    signer = make_token(name="prod signer", scope=Scope.NONE, system=Scope.READ_WRITE)
     token_id = token.credentials().token_id
     with (
         hook_receiver() as (hook_url, received),
@@ -121,8 +122,20 @@ def test_from_db_registers_the_sites_tokens_without_printing_them(child_env, mak
         summary = json.loads(first)
         base_url = summary["base_url"]
         labels = [t["token"] for t in summary["tokens"]]
-        assert labels == [f"#{token.pk} {token}", f"#{reader.pk} {reader}"]
-        assert {t["scope"] for t in summary["tokens"]} == {"read", "read_write"}
+        assert labels == [
+            f"#{token.pk} {token}",
+            f"#{reader.pk} {reader}",
+            f"#{signer.pk} {signer}",
+        ]
+        assert [t["scope"] for t in summary["tokens"]] == [
+            "read_write",
+            "read",
+            "video=none,system=read_write,data=none",
+        ]
+        # Each area as recorded: the signer may list signing keys, the video token may not.
+        keys = f"{base_url}/iam/signing-keys"
+        assert requests.get(keys, auth=(signer.credentials().token_id, SECRET), timeout=5).ok
+        assert requests.get(keys, auth=(token_id, SECRET), timeout=5).status_code == 403
         assert set(summary["workspaces"]) == {"prod"}
         assert requests.get(f"{base_url}/on-demand", auth=(token_id, SECRET), timeout=5).ok
         wrong = requests.get(f"{base_url}/on-demand", auth=(token_id, "nope"), timeout=5)

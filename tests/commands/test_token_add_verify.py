@@ -62,7 +62,9 @@ def test_a_pair_fastpix_accepts_is_stored_verified(fastpix, monkeypatch, all_log
     token = AccessToken.objects.get()
     assert token.status == TokenStatus.ACTIVE and token.last_verified_at is not None
     assert token.credentials().secret_key == SECRET
-    assert f"Added token #{token.pk} web (…5e1f). FastPix accepted it." in out
+    assert (
+        f"Added token #{token.pk} web (…5e1f), video: read and write. FastPix accepted it." in out
+    )
     assert len(fastpix.requests_for("GET /on-demand")) == 1
     assert_no_secret(out, all_logs.text)
 

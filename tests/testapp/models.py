@@ -6,11 +6,15 @@ import uuid
 
 from django.db import models
 
+from django_fastpix.video import VideoField
+
 
 class Lesson(models.Model):
     title = models.CharField(max_length=200)
     video_url = models.URLField(max_length=2000, blank=True)
     workspace_slug = models.SlugField(default="prod")
+    # Pointed at the media made from video_url (MEDIA_SOURCES "video_field" in tests/settings).
+    video = VideoField()
 
     def __str__(self) -> str:
         return self.title

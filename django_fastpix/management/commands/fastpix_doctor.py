@@ -1,4 +1,5 @@
-"""fastpix_doctor: check settings, encryption, tokens, webhooks and media, and say what to fix."""
+"""fastpix_doctor: check settings, encryption, tokens, signing keys, webhooks and media, and
+say what to fix."""
 
 from __future__ import annotations
 
@@ -18,7 +19,10 @@ class Command(FastPixCommand):
         "Diagnose the FastPix integration: settings, FIELD_ENCRYPTION_KEY and stored secrets, "
         "each workspace's tokens (verified live with FastPix unless --no-verify; a token "
         "FastPix rejects is marked invalid, as `fastpix_token verify` would; a stored id that "
-        "breaks the token-id rule is reported, never shown), webhook secret, stuck, failed and "
+        "breaks the token-id rule is reported, never shown; a Data-only token cannot be "
+        "verified and is reported as such), playback signing (private media with no active "
+        "signing key and no token granted System read and write; revoked or expired keys still "
+        "in FastPix; keys that do not decrypt), webhook secret, stuck, failed and "
         "erring pending media, and MEDIA_SOURCES (a missing workspace, objects with a video "
         "URL but no media). Prints OK/WARN/FAIL with a remedy; exits non-zero on any FAIL."
     )

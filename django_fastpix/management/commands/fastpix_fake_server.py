@@ -14,9 +14,10 @@ from ...client.credentials import token_id_hint
 from ...exceptions import EncryptionKeyError
 from ...fields import UndecryptableValue
 from ...models import Workspace
-from ...services.tokens import pairs_for_fake
+from ...services.tokens import StoredPair, pairs_for_fake
 from ...testing import FakeFastPix
 from ...testing.__main__ import build_parser, configure_lab, lab_lines, serve_until_signal
+from ...testing.permissions import describe
 from ...testing.specs import FaultSpec
 from ..base import FastPixCommand
 
@@ -114,7 +115,7 @@ class Command(FastPixCommand):
                 system=pair.system_scope,
                 data=pair.data_scope,
             )
-        return [{"workspace": p.workspace, "token": p.label, "scope": p.scope} for p in pairs]
+        return [{"workspace": p.workspace, "token": p.label, "scope": _grant(p)} for p in pairs]
 
     def _announce(
         self,
@@ -147,3 +148,10 @@ class Command(FastPixCommand):
                 self.stdout.write(f"  {line}")
             self.stdout.write("Ctrl-C stops it (request counts by token and route follow).")
         self.stdout.flush()
+
+
+def _grant(pair: StoredPair) -> str:
+    """The pair's grant as --token writes it: the video level alone, or every area."""
+    if pair.system_scope == "none" and pair.data_scope == "none":
+        return pair.scope
+    return describe({"video": pair.scope, "system": pair.system_scope, "data": pair.data_scope})
