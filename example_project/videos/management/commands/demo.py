@@ -6,6 +6,8 @@ import base64
 import secrets
 import threading
 import time
+import urllib.error
+import urllib.request
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, make_server
 
@@ -17,12 +19,20 @@ from django.db import connection
 from django.urls import reverse
 
 from django_fastpix.client import FastPixClient
-from django_fastpix.models import AccessToken, Media, MediaStatus, Workspace
+from django_fastpix.models import AccessToken, Media, MediaStatus, SigningKey, Workspace
 from django_fastpix.services import api
 from django_fastpix.services.tokens import add_token, revoke_token
 from django_fastpix.services.webhooks import rotate_webhook_secret
 from django_fastpix.testing import FakeFastPix
 from videos.models import Lesson
+
+
+def _status(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return exc.code
 
 
 class QuietHandler(WSGIRequestHandler):
@@ -40,7 +50,12 @@ class Command(BaseCommand):
         )
         with FakeFastPix(processing_delay=0.5) as fake:
             # The app reads FASTPIX on every access: pointing it at the fake needs no restart.
-            settings.FASTPIX = {**settings.FASTPIX, "API_BASE_URL": fake.base_url}
+            settings.FASTPIX = {
+                **settings.FASTPIX,
+                "API_BASE_URL": fake.base_url,
+                "STREAM_BASE_URL": fake.stream_base_url,
+                "IMAGE_BASE_URL": fake.image_base_url,
+            }
             token_id, secret = self.token_store(workspace, fake)
             self.lesson_to_ready_media(workspace, fake, token_id, secret)
 
@@ -50,12 +65,14 @@ class Command(BaseCommand):
     def token_store(self, workspace: Workspace, fake: FakeFastPix) -> tuple[str, str]:
         token_id = f"demo-{secrets.token_hex(8)}"
         secret = secrets.token_urlsafe(24)
-        fake.add_token(token_id, secret, "read_write", "ws-default")
+        # Video and System (playback signing keys) read+write, as granted in the dashboard.
+        fake.add_token(token_id, secret, "read_write", "ws-default", system="read_write")
         token = add_token(
             workspace=workspace,
             name=f"demo {token_id[-4:]}",
             token_id=token_id,
             secret_key=secret,
+            system_scope="read_write",
         )
         self.heading("1. Added a token (the secret is never printed again):")
         self.say(f"   {token!r}")
@@ -109,7 +126,6 @@ class Command(BaseCommand):
         while media.status != MediaStatus.READY and time.monotonic() < deadline:
             time.sleep(0.2)
             media.refresh_from_db()
-        server.shutdown()
         self.heading("9. Webhooks moved it along:")
         for event in workspace.events.order_by("received_at"):
             self.say(f"   {event.type:<24} {event.outcome}")
@@ -124,7 +140,41 @@ class Command(BaseCommand):
         listed = sum(1 for _ in api.items(workspace, FastPixClient.list_media))
         self.heading("11. The typed API: api.call(workspace, FastPixClient.get_media, id):")
         self.say(f"   {remote.title!r} is {remote.status}; the workspace lists {listed} media")
-        if media.status == MediaStatus.READY:
-            self.say(self.style.SUCCESS("Done: the lesson's video is ready to play."))
-        else:
+        if media.status != MediaStatus.READY:
             self.say(self.style.ERROR(f"The media did not become ready: {media.error}"))
+            server.shutdown()
+            return
+        self.private_playback(workspace, fake)
+        server.shutdown()
+        self.say(self.style.SUCCESS("Done: the lessons' videos are ready to play."))
+
+    def private_playback(self, workspace: Workspace, fake: FakeFastPix) -> None:
+        lesson = Lesson.objects.create(
+            title="Members only", video_url="https://cdn.example.com/members.mp4", private=True
+        )
+        deadline = time.monotonic() + 20
+        lesson.refresh_from_db()
+        while not (lesson.video and lesson.video.is_ready) and time.monotonic() < deadline:
+            time.sleep(0.2)
+            lesson.refresh_from_db()
+        media = lesson.video
+        if media is None or not media.is_ready:
+            self.say(self.style.ERROR("The private lesson's media did not become ready."))
+            return
+        html = media.player()
+        token = html.split('token="', 1)[1].split('"', 1)[0] if 'token="' in html else ""
+        self.heading("12. A private lesson: {% fastpix_player lesson.video %} renders")
+        start = html.index("<fastpix-player")
+        element = html[start : html.index(">", start) + 1].replace(token, token[:16] + "…")
+        for part in element.split('" '):
+            self.say("   " + (part if part.endswith(">") else part + '"'))
+        key = SigningKey.objects.get(workspace=workspace, status="active")
+        self.say(
+            f"   signed with signing key {key.fastpix_id}, created through FastPix on first need"
+        )
+        playlist = str(media.stream_url())
+        unsigned = playlist.split("?", 1)[0]
+        self.heading("13. FastPix (the fake) checks the token:")
+        self.say(f"   playlist with the page's token: {_status(playlist)}")
+        self.say(f"   playlist without a token:       {_status(unsigned)}")
+        self.say(f"   with a tampered token:          {_status(playlist[:-3] + 'xyz')}")
