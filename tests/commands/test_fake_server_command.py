@@ -69,7 +69,13 @@ def test_serves_tokens_and_stops_cleanly_on_sigterm() -> None:
         base_url = f"http://127.0.0.1:{port}/v1"
         assert first.strip() == f"FastPix fake listening on {base_url}"
         lines = [proc.stdout.readline() for _ in range(2)]
-        assert json.dumps({"API_BASE_URL": base_url}) in lines[1]
+        origin = f"http://127.0.0.1:{port}"
+        hosts = {
+            "API_BASE_URL": base_url,
+            "STREAM_BASE_URL": f"{origin}/stream",
+            "IMAGE_BASE_URL": f"{origin}/images",
+        }
+        assert json.dumps(hosts) in lines[1]
         ok = requests.get(f"{base_url}/on-demand", auth=("tid_cli_0000_7f3a", SECRET), timeout=5)
         assert ok.status_code == 200
         assert requests.get(f"{base_url}/on-demand", timeout=5).status_code == 401

@@ -128,6 +128,8 @@ class Command(FastPixCommand):
         if options["json"]:
             summary = {
                 "base_url": fake.base_url,
+                "stream_base_url": fake.stream_base_url,
+                "image_base_url": fake.image_base_url,
                 "workspaces": {ws: fake.workspace(ws).id for ws in workspaces},
                 "tokens": registered,
                 "faults": [{"route": f.route, **f.options} for f in specs],
@@ -139,7 +141,12 @@ class Command(FastPixCommand):
             # The first line matches `python -m django_fastpix.testing`, for scripts reading it.
             self.stdout.write(f"FastPix fake listening on {fake.base_url}")
             self.stdout.write("Point the site at it with (merged into your FASTPIX setting):")
-            self.stdout.write(f"    FASTPIX = {json.dumps({'API_BASE_URL': fake.base_url})}")
+            hosts = {
+                "API_BASE_URL": fake.base_url,
+                "STREAM_BASE_URL": fake.stream_base_url,
+                "IMAGE_BASE_URL": fake.image_base_url,
+            }
+            self.stdout.write(f"    FASTPIX = {json.dumps(hosts)}")
             for r in registered:
                 self.stdout.write(f"  token {r['token']} ({r['scope']}) in {r['workspace']}")
             for ws in workspaces:
