@@ -4,7 +4,7 @@
         video = VideoField()          # lesson.video is a Media (or None)
 
     Lesson.objects.filter(video__status="ready")
-    Lesson.objects.select_related("video__workspace").prefetch_related("video__playback_ids")
+    Lesson.objects.select_related("video").prefetch_related("video__playback_ids")
     {% fastpix_player lesson.video %}   or   lesson.video.player(request=request)
 
 A ``ForeignKey`` to ``django_fastpix.Media`` with the defaults a video wants: optional, set

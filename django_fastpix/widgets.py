@@ -55,8 +55,7 @@ class VideoWidget(forms.Select):
             return mark_safe("")
         return render_player(media, self.preview_options, state_for_call(None))
 
-    @staticmethod
-    def _chosen(value: Any) -> Media | None:
+    def _chosen(self, value: Any) -> Media | None:
         if isinstance(value, (list, tuple)):
             value = value[0] if value else None
         if isinstance(value, Media):
@@ -67,8 +66,13 @@ class VideoWidget(forms.Select):
             pk = Media._meta.pk.to_python(value)
         except ValidationError:
             return None
+        # Only among the field's choices (its queryset and limit_choices_to): a re-shown form
+        # carries whatever id was posted, and must not preview (sign) any other media.
+        queryset = getattr(self.choices, "queryset", None)
+        if queryset is None or queryset.model is not Media:
+            queryset = Media.objects.none()
         return (
-            Media.objects.select_related("workspace")
+            queryset.select_related("workspace")
             .prefetch_related("playback_ids")
             .filter(pk=pk)
             .first()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
 from cryptography.fernet import Fernet
@@ -42,6 +42,17 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
     if test_settings._SQLITE_DIR:
         shutil.rmtree(test_settings._SQLITE_DIR, ignore_errors=True)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> Iterator[None]:
+    """The app keeps short-lived state in the cache (a paused signing-key creation): each
+    test starts without another test's."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
 
 
 @pytest.fixture

@@ -123,13 +123,20 @@ class PlaybackSigner:
         """The token ``playback`` needs, or None for a public playback id."""
         if not is_private(playback):
             return None
-        workspace = playback.media.workspace
-        key = self._keys.get(workspace.pk)
+        # By id: a page need not join the workspace (and decrypt its webhook secrets) per row.
+        workspace_id = playback.media.workspace_id
+        key = self._keys.get(workspace_id)
         if key is None:
-            key = self._keys[workspace.pk] = signing_key_for(workspace)
+            key = SigningKey.objects.signing(workspace_id).select_related("workspace").first()
+            if key is None:
+                workspace = Workspace.objects.defer(
+                    "webhook_secret", "previous_webhook_secret"
+                ).get(pk=workspace_id)
+                key = signing_key_for(workspace)
+            self._keys[workspace_id] = key
         self.minted += 1
         return mint_token(
-            workspace,
+            key.workspace,
             playback.fastpix_id,
             audience=audience,
             lifetime=self.lifetime,

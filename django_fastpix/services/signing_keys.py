@@ -12,6 +12,7 @@ import logging
 import uuid
 from datetime import timedelta
 
+from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
@@ -20,6 +21,7 @@ from .. import signals
 from ..client import FastPixClient
 from ..conf import fastpix_settings
 from ..exceptions import FastPixError, NotFoundError, SigningKeyError
+from ..fields import get_crypter
 from ..models import SigningKey, SigningKeyStatus, Workspace
 from . import api
 
@@ -33,13 +35,26 @@ MAX_TOKEN_LIFETIME = 24 * 3600
 
 
 def token_lifetime(requested: int | float | None = None) -> int:
-    """Seconds a playback token lives: ``requested`` or the setting, clamped to 60 s .. 24 h."""
-    value = fastpix_settings.PLAYBACK_TOKEN_LIFETIME if requested is None else requested
-    try:
-        seconds = int(value)
-    except (TypeError, ValueError):
-        seconds = MIN_TOKEN_LIFETIME
+    """Seconds a playback token lives: ``requested`` or the setting, clamped to 60 s .. 24 h.
+
+    The setting is also the ceiling of ``requested``: a rotation keeps old keys in FastPix for
+    that long, so no token may outlive it.
+    """
+    ceiling = _seconds(fastpix_settings.PLAYBACK_TOKEN_LIFETIME)
+    seconds = ceiling if requested is None else min(_seconds(requested), ceiling)
     return max(MIN_TOKEN_LIFETIME, min(MAX_TOKEN_LIFETIME, seconds))
+
+
+def _seconds(value: object) -> int:
+    try:
+        return int(value)  # type: ignore[call-overload]
+    except (TypeError, ValueError, OverflowError):
+        return MIN_TOKEN_LIFETIME
+
+
+# A first private page during a FastPix outage must not make every later page wait for the same
+# failing call: a failed on-demand creation is not retried for this long (per workspace).
+CREATION_FAILURE_PAUSE = 60
 
 
 def signing_key_for(workspace: Workspace, *, create: bool | None = None) -> SigningKey:
@@ -56,12 +71,26 @@ def signing_key_for(workspace: Workspace, *, create: bool | None = None) -> Sign
             f"Workspace {workspace.slug!r} has no active playback signing key: create one with "
             f"`manage.py fastpix_signing_keys create --workspace {workspace.slug}`."
         )
-    with transaction.atomic():
-        Workspace.objects.select_for_update().filter(pk=workspace.pk).first()
-        key = SigningKey.objects.signing(workspace).first()
-        if key is None:
-            key = create_signing_key(workspace, by="system:on-demand")
+    paused = _creation_paused_key(workspace)
+    if cache.get(paused):
+        raise SigningKeyError(
+            f"Creating a signing key for workspace {workspace.slug!r} failed less than "
+            f"{CREATION_FAILURE_PAUSE} s ago; not retried yet (see the earlier error)."
+        )
+    try:
+        with transaction.atomic():
+            Workspace.objects.select_for_update().filter(pk=workspace.pk).first()
+            key = SigningKey.objects.signing(workspace).first()
+            if key is None:
+                key = create_signing_key(workspace, by="system:on-demand")
+    except SigningKeyError:
+        cache.set(paused, True, CREATION_FAILURE_PAUSE)
+        raise
     return key
+
+
+def _creation_paused_key(workspace: Workspace) -> str:
+    return f"django_fastpix:signing-key-creation-failed:{workspace.pk}"
 
 
 @sensitive_variables()
@@ -71,6 +100,8 @@ def create_signing_key(workspace: Workspace, *, by: str = "") -> SigningKey:
     Needs a token granted the system permission. Other active keys stay active: use
     ``rotate_signing_key`` to replace them.
     """
+    # Before FastPix is asked: a key it made that cannot be stored would be orphaned there.
+    get_crypter()
     try:
         remote = api.call(
             workspace, FastPixClient.create_signing_key, idempotency_key=str(uuid.uuid4())
@@ -81,12 +112,22 @@ def create_signing_key(workspace: Workspace, *, by: str = "") -> SigningKey:
         ) from exc
     if not remote.private_key_pem:
         raise SigningKeyError("FastPix created a signing key but returned no private key.")
-    key = SigningKey.objects.create(
-        workspace=workspace,
-        fastpix_id=remote.id,
-        private_key=remote.private_key_pem,
-        created_by=by,
-    )
+    try:
+        with transaction.atomic():
+            key = SigningKey.objects.create(
+                workspace=workspace,
+                fastpix_id=remote.id,
+                private_key=remote.private_key_pem,
+                created_by=by,
+            )
+    except Exception:
+        # Not stored: delete it in FastPix rather than leave a key nobody tracks.
+        try:
+            api.call(workspace, FastPixClient.delete_signing_key, remote.id)
+        except FastPixError:
+            logger.error("Signing key %s was created in FastPix but not stored", remote.id)
+        raise
+    cache.delete(_creation_paused_key(workspace))
     logger.info("Created playback signing key %s for %s", key.fastpix_id, workspace.slug)
     signals.send_after_commit(signals.signing_key_created, sender=SigningKey, signing_key=key)
     return key
@@ -98,10 +139,11 @@ def rotate_signing_key(workspace: Workspace, *, by: str = "") -> SigningKey:
     now = timezone.now()
     overlap_until = now + timedelta(seconds=token_lifetime()) + CLOCK_SKEW
     with transaction.atomic():
-        retired = (
-            SigningKey.objects.select_for_update()
-            .filter(workspace=workspace, status=SigningKeyStatus.ACTIVE)
-            .exclude(pk=new_key.pk)
+        # One rotation at a time per workspace, and only keys older than this one retire: two
+        # concurrent rotations must not retire each other's new key.
+        Workspace.objects.select_for_update().filter(pk=workspace.pk).first()
+        retired = SigningKey.objects.select_for_update().filter(
+            workspace=workspace, status=SigningKeyStatus.ACTIVE, pk__lt=new_key.pk
         )
         old = list(retired)
         for key in old:

@@ -126,7 +126,13 @@ class PlayerNode(template.Node):
 
     def render(self, context: template.Context) -> str:
         state = state_for_context(context)
-        return render_player(self.value.resolve(context), _resolve(self.options, context), state)
+        options = _resolve(self.options, context)
+        try:
+            return render_player(self.value.resolve(context), options, state)
+        except (ValueError, TypeError) as exc:
+            # A value only known at render time: the page renders, the log says what was wrong.
+            logger.error("{%% fastpix_player %%}: %s", exc)
+            return render_player(None, {}, state)
 
 
 class PlayerScriptNode(template.Node):

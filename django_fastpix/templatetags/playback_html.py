@@ -191,7 +191,7 @@ def _seconds(value: str | bool | None) -> float | None:
         seconds = float(value)
     except ValueError:
         return None
-    if not seconds >= 0:  # also NaN
+    if not 0 <= seconds < float("inf"):  # also NaN
         return None
     return int(seconds) if seconds.is_integer() else seconds
 

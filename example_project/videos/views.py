@@ -12,7 +12,7 @@ from .models import Lesson
 def lessons_with_videos() -> QuerySet[Lesson]:
     # One query for the lessons (their media and workspace joined), one for the playback ids:
     # a page of fifty videos costs the same as a page of one.
-    return Lesson.objects.select_related("video__workspace").prefetch_related("video__playback_ids")
+    return Lesson.objects.select_related("video").prefetch_related("video__playback_ids")
 
 
 def lesson_list(request: HttpRequest) -> HttpResponse:

@@ -8,6 +8,7 @@ import logging
 
 import pytest
 import requests
+from django.core.cache import cache
 from django.template import TemplateSyntaxError
 
 from django_fastpix.client import FastPixClient
@@ -422,9 +423,14 @@ def test_fastpix_unreachable_while_creating_a_key_renders_the_fallback(
     html += render(
         "{% fastpix_player one %}{% fastpix_player two %}", {"one": one, "two": two}, get_request()
     )
-    # A second private video of the same page does not try FastPix again.
-    assert len(fake_api.requests_for(KEY_ROUTE)) == attempts_for_one
+    # Neither a second private video nor the next pages try FastPix again for a while
+    # (services.signing_keys.CREATION_FAILURE_PAUSE): an outage costs one slow call, not one
+    # per page.
+    assert fake_api.requests_for(KEY_ROUTE) == []
     assert html.count("fastpix-player--unavailable") == 3
+    cache.clear()  # the pause is over
+    render("{% fastpix_player one %}", {"one": one}, get_request())
+    assert len(fake_api.requests_for(KEY_ROUTE)) == attempts_for_one
     assert "Could not sign playback" in caplog.text
     assert SigningKey.objects.count() == 0
 
@@ -520,3 +526,13 @@ def test_one_token_per_media_and_page(workspace, system_token, fake_api):
     )
     assert request._fastpix_playback.signer.minted == 1
     assert html.count(player(html)["token"]) == 4  # token, poster, stream URL, <img>
+
+
+def test_a_bad_value_known_only_at_render_time_renders_the_fallback(
+    workspace, system_token, fake_api, caplog
+):
+    media = make_media(workspace, policy="public", pid="pb-inf")
+    html = render("{% fastpix_player m thumbnail_time=t %}", {"m": media, "t": "1e999"})
+    assert "fastpix-player" in html
+    html = render("{% fastpix_player m thumbnail_time=t %}", {"m": media, "t": float("inf")})
+    assert "fastpix-player" in html

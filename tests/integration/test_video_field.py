@@ -281,12 +281,17 @@ def test_the_widget_previews_the_current_media(
 
 def test_the_widget_shows_no_preview_without_a_media(workspace):
     assert "fastpix-video-widget__preview" not in str(LessonForm()["video"])
-    widget = VideoWidget()
+    choices = LessonForm().fields["video"].choices
+    widget = VideoWidget(choices=choices)
     assert widget.preview("not a pk") == "" and widget.preview(987654) == ""
     failed = make_media(workspace, status="failed", error="codec refused")
-    staff = VideoWidget(preview_options={"show_error": True})
+    staff = VideoWidget(choices=choices, preview_options={"show_error": True})
     assert "codec refused" in staff.preview(failed.pk)
     assert "codec refused" not in widget.preview(failed.pk)
+    # A posted id outside the field's choices is never previewed (nor signed).
+    narrowed = forms.ModelChoiceField(queryset=Media.objects.exclude(pk=failed.pk))
+    assert VideoWidget(choices=narrowed.choices).preview(failed.pk) == ""
+    assert VideoWidget().preview(failed.pk) == ""
 
 
 def test_the_admin_change_form_shows_the_video(workspace, system_token, fake_api, admin_client):

@@ -17,7 +17,7 @@ from .models import Lesson
 def lessons_with_videos() -> QuerySet[Lesson]:
     """The documented queryset: lessons, their media and workspace joined; playback ids in one
     more query."""
-    return Lesson.objects.select_related("video__workspace").prefetch_related("video__playback_ids")
+    return Lesson.objects.select_related("video").prefetch_related("video__playback_ids")
 
 
 def lesson_list(request: HttpRequest) -> HttpResponse:
