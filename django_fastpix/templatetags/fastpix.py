@@ -28,6 +28,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from django import template
@@ -119,7 +120,12 @@ def _resolve(options: Options, context: template.Context) -> dict[str, Any]:
     return {name: expression.resolve(context) for name, expression in options.items()}
 
 
-class PlayerNode(template.Node):
+class _ElementNode(template.Node):
+    """A tag rendering one element for a media; a bad value never fails the page."""
+
+    tag = ""
+    renderer: Callable[..., str]
+
     def __init__(self, value: FilterExpression, options: Options) -> None:
         self.value = value
         self.options = options
@@ -127,12 +133,18 @@ class PlayerNode(template.Node):
     def render(self, context: template.Context) -> str:
         state = state_for_context(context)
         options = _resolve(self.options, context)
+        render = type(self).renderer
         try:
-            return render_player(self.value.resolve(context), options, state)
+            return render(self.value.resolve(context), options, state)
         except (ValueError, TypeError) as exc:
             # A value only known at render time: the page renders, the log says what was wrong.
-            logger.error("{%% fastpix_player %%}: %s", exc)
-            return render_player(None, {}, state)
+            logger.error("{%% %s %%}: %s", self.tag, exc)
+            return render(None, {}, state)
+
+
+class PlayerNode(_ElementNode):
+    tag = "fastpix_player"
+    renderer = staticmethod(render_player)
 
 
 class PlayerScriptNode(template.Node):
@@ -140,20 +152,9 @@ class PlayerScriptNode(template.Node):
         return script_html(state_for_context(context))
 
 
-class PosterNode(template.Node):
-    def __init__(self, value: FilterExpression, options: Options) -> None:
-        self.value = value
-        self.options = options
-
-    def render(self, context: template.Context) -> str:
-        state = state_for_context(context)
-        options = _resolve(self.options, context)
-        try:
-            return render_poster(self.value.resolve(context), options, state)
-        except (ValueError, TypeError) as exc:
-            # A value only known at render time: the page renders, the log says what was wrong.
-            logger.error("{%% fastpix_poster %%}: %s", exc)
-            return render_poster(None, {}, state)
+class PosterNode(_ElementNode):
+    tag = "fastpix_poster"
+    renderer = staticmethod(render_poster)
 
 
 class UrlNode(template.Node):
