@@ -224,3 +224,31 @@ def test_the_private_key_never_leaks(workspace, system_token, fake_api, caplog):
         repr(list(SigningKey.objects.all())),
     ):
         assert not any(fragment in haystack for fragment in fragments)
+
+
+def test_interleaved_rotations_leave_the_newest_key_active(
+    workspace, system_token, fake_api, monkeypatch
+):
+    """Rotation A creates its key, then rotation B runs whole before A retires the old keys
+    (two admins clicking at once): A must not retire B's newer key."""
+    from django_fastpix.services import signing_keys
+
+    first_key = signing_key_for(workspace)
+    original = signing_keys.create_signing_key
+    nested: list[SigningKey] = []
+
+    def create_then_let_another_rotation_run(ws, *, by=""):
+        key = original(ws, by=by)
+        if not nested:
+            nested.append(key)
+            monkeypatch.setattr(signing_keys, "create_signing_key", original)
+            nested.append(rotate_signing_key(ws, by="bob"))
+        return key
+
+    monkeypatch.setattr(signing_keys, "create_signing_key", create_then_let_another_rotation_run)
+    rotate_signing_key(workspace, by="alice")
+    newest = nested[1]
+    active = list(SigningKey.objects.filter(status=SigningKeyStatus.ACTIVE))
+    assert [k.pk for k in active] == [newest.pk]
+    statuses = dict(SigningKey.objects.values_list("pk", "status"))
+    assert statuses[first_key.pk] == statuses[nested[0].pk] == SigningKeyStatus.RETIRING
