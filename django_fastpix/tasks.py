@@ -13,6 +13,7 @@ from typing import Any
 from . import jobs
 from .services.media import attempt_creation, attempt_deletion
 from .services.recovery import recover_media as run_recovery
+from .services.signing_keys import delete_pending_keys
 
 try:  # Django >= 6.0
     from django.tasks import task
@@ -38,11 +39,19 @@ def recover_media() -> dict[str, int]:
     return run_recovery().as_dict()
 
 
+@task()
+def prune_signing_keys() -> dict[str, int]:
+    """Delete in FastPix the revoked keys and the retiring keys whose overlap is over."""
+    deleted, failed = delete_pending_keys()
+    return {"deleted": deleted, "failed": failed}
+
+
 def register_jobs() -> None:
     """Hand these tasks to ``django_fastpix.jobs``, where services enqueue them by name."""
     jobs.register("create_media", create_media)
     jobs.register("delete_media", delete_media)
     jobs.register("recover_media", recover_media)
+    jobs.register("prune_signing_keys", prune_signing_keys)
 
 
 def enqueue_create(media_id: int, run_after: datetime | None = None) -> Any:
@@ -58,3 +67,8 @@ def enqueue_delete(media_id: int) -> Any:
 def enqueue_recovery() -> Any:
     """Queue one recovery run (for a scheduler that enqueues tasks rather than running cron)."""
     return jobs.enqueue("recover_media")
+
+
+def enqueue_signing_key_prune() -> Any:
+    """Queue one prune of signing keys (the task form of ``fastpix_signing_keys prune``)."""
+    return jobs.enqueue("prune_signing_keys")

@@ -252,3 +252,15 @@ def test_interleaved_rotations_leave_the_newest_key_active(
     assert [k.pk for k in active] == [newest.pk]
     statuses = dict(SigningKey.objects.values_list("pk", "status"))
     assert statuses[first_key.pk] == statuses[nested[0].pk] == SigningKeyStatus.RETIRING
+
+
+def test_the_prune_runs_as_a_task(workspace, system_token, fake_api):
+    from django_fastpix.tasks import enqueue_signing_key_prune
+
+    key = signing_key_for(workspace)
+    fake_api.inject("DELETE /iam/signing-keys/*", status=500)
+    revoke_signing_key(key, reason="leak")
+    fake_api.clear_faults()
+    result = enqueue_signing_key_prune()  # the immediate backend runs it now
+    assert result.return_value == {"deleted": 1, "failed": 0}
+    assert fake_api.signing_key_public_pem(key.fastpix_id) is None
