@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.utils.translation import gettext_lazy
 
 from ..models import Workspace
+from .forms import ReasonForm
 
 
 class NewSigningKeyForm(forms.Form):
@@ -24,13 +27,11 @@ class NewSigningKeyForm(forms.Form):
     )
 
 
-class RevokeSigningKeyForm(forms.Form):
+class RevokeSigningKeyForm(ReasonForm):
     """Why signing keys are revoked (recorded on each key and in its history)."""
 
-    reason = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
-        max_length=1000,
-        strip=True,
-        label=gettext_lazy("Reason"),
-        help_text=gettext_lazy("Recorded with the revoke and shown on the key's page."),
-    )
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["reason"].help_text = gettext_lazy(
+            "Recorded with the revoke and shown on the key's page."
+        )

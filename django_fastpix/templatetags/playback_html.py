@@ -226,26 +226,30 @@ def signed_image_url(
     Unknown options raise TypeError and bad values ValueError (before anything is signed).
     """
     _check_image_options(kind, options, IMAGE_OPTIONS)
-    found = _playable(value)
-    if found is None:
+    signed = _signed_playback(value, state)
+    if signed is None:
         return ""
-    try:
-        token = state.token(found[1], "media")
-    except SigningFailed:
-        return ""
-    return image_url(found[1].fastpix_id, kind, token=token, **options)
+    return image_url(signed[0].fastpix_id, kind, token=signed[1], **options)
 
 
 def signed_stream_url(value: Any, state: RequestPlayback) -> str:
     """The .m3u8 URL, signed when private; '' when there is nothing to play yet."""
+    signed = _signed_playback(value, state)
+    if signed is None:
+        return ""
+    return stream_url(signed[0].fastpix_id, token=signed[1])
+
+
+def _signed_playback(value: Any, state: RequestPlayback) -> tuple[PlaybackId, str | None] | None:
+    """The playable playback id of ``value`` with its token (None when public); None when
+    there is nothing to show yet or it cannot be signed."""
     found = _playable(value)
     if found is None:
-        return ""
+        return None
     try:
-        token = state.token(found[1], "media")
+        return found[1], state.token(found[1], "media")
     except SigningFailed:
-        return ""
-    return stream_url(found[1].fastpix_id, token=token)
+        return None
 
 
 def render_poster(value: Any, options: Mapping[str, Any], state: RequestPlayback) -> SafeString:
