@@ -66,6 +66,20 @@ DEFAULTS: dict[str, Any] = {
     # Dotted path of a django_fastpix.adapter.FastPixAdapter subclass: site-specific creation
     # behaviour (whether to create, workspace, title, metadata, settings, failures).
     "ADAPTER": "django_fastpix.adapter.FastPixAdapter",
+    # Dotted path of ``callable(request, target) -> bool``: may this request start a browser
+    # upload (for ``target``, the site object the video is for, or None)?
+    "UPLOAD_PERMISSION": "django_fastpix.uploads.default_upload_permission",
+    # The Origin FastPix lets upload requests come from (None: the requesting page's origin).
+    "UPLOAD_CORS_ORIGIN": None,
+    # Chunk size for @fastpix/resumable-uploads, in KB (5120..512000, a multiple of 256).
+    "UPLOAD_CHUNK_SIZE_KB": 16384,
+    # Seconds a signed upload context (rendered into a form) stays valid.
+    "UPLOAD_CONTEXT_MAX_AGE": 86400,
+    # The browser uploader script (None: the pinned copy shipped in the app's static files).
+    "UPLOAD_SCRIPT_URL": None,
+    # Ingest endpoints shown to operators; FastPix's API does not return them.
+    "LIVE_RTMPS_URL": "rtmps://live.fastpix.com:443/live",
+    "LIVE_SRT_URL": "srt://live.fastpix.com:778",
 }
 
 

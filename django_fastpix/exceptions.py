@@ -68,6 +68,22 @@ class SigningKeyError(FastPixError):
     """No signing key can sign a playback token (none active, or FastPix would not make one)."""
 
 
+class UploadError(FastPixError):
+    """A browser upload could not be started, cancelled or linked (the message says why)."""
+
+
+class UploadContextError(UploadError):
+    """A signed upload context was tampered with, expired or names something gone."""
+
+
+class WebhookNotApplicable(Exception):
+    """An authentic event this app cannot apply (stored, answered 2xx, marked ignored)."""
+
+
+class LiveStreamError(FastPixError):
+    """A live stream operation failed (FastPix refused, or the local state forbids it)."""
+
+
 class SyncInProgressError(FastPixError):
     """Another sync of the same workspace is running (in this or another process)."""
 

@@ -192,3 +192,18 @@ class EncryptedTextField(models.TextField):
         if self.value_from_object(obj) == "":
             return ""
         return SERIALIZED_PLACEHOLDER
+
+
+@sensitive_variables()
+def plaintext(value: Any, what: str, remedy: str) -> str:
+    """A loaded encrypted value as text, or a clear error naming ``what`` and the remedy.
+
+    Fail closed: an undecryptable value is never handed on (it would be the ciphertext).
+    """
+    if isinstance(value, UndecryptableValue):
+        raise UndecryptableValueError(
+            f"The {what} cannot be decrypted with FIELD_ENCRYPTION_KEY. Add the key it was "
+            f"encrypted with to FIELD_ENCRYPTION_KEY (a list: the new key first), or {remedy}. "
+            "The stored value is untouched."
+        )
+    return "" if value is None else str(value)

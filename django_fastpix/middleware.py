@@ -44,7 +44,7 @@ from django.utils.cache import patch_cache_control
 from .services.playback import Audience, PlaybackSigner, is_private
 
 if TYPE_CHECKING:
-    from .models import PlaybackId
+    from .services.playback import Signable
 
 logger = logging.getLogger(__name__)
 
@@ -76,27 +76,27 @@ class RequestPlayback:
         self._tokens: dict[tuple[str, str], str | None] = {}
         self._failed: set[int] = set()
 
-    def token(self, playback: PlaybackId, audience: Audience = "media") -> str | None:
+    def token(self, playback: Signable, audience: Audience = "media") -> str | None:
         """The token ``playback`` needs (None when public); SigningFailed if none can be had."""
         if not is_private(playback):
             return None
         cache_key = (playback.fastpix_id, audience)
         if cache_key in self._tokens:
             return self._tokens[cache_key]
-        media = playback.media
-        if media.workspace_id in self._failed:
-            raise SigningFailed(f"no signing key for workspace #{media.workspace_id}")
+        workspace_id = playback.workspace_id
+        if workspace_id in self._failed:
+            raise SigningFailed(f"no signing key for workspace #{workspace_id}")
         try:
             token = self.signer.token(playback, audience=audience)
         except Exception as exc:
             # Whatever stops signing (no key and on-demand creation off, FastPix unreachable
             # while creating one, an undecryptable key, the database): the page still renders.
-            self._failed.add(media.workspace_id)
+            self._failed.add(workspace_id)
             logger.error(
-                "Could not sign playback of media %s (workspace #%s): %s: %s. Its players "
+                "Could not sign playback id %s (workspace #%s): %s: %s. Its players "
                 "and images show the fallback; `manage.py fastpix_doctor` checks signing keys.",
-                media.pk,
-                media.workspace_id,
+                playback.fastpix_id,
+                workspace_id,
                 type(exc).__name__,
                 exc,
                 exc_info=True,

@@ -63,6 +63,35 @@ signing_key_rotated = Signal()
 # Arguments: sender=SigningKey, signing_key (SigningKey), reason (str).
 signing_key_revoked = Signal()
 
+# A browser upload was started: FastPix made its signed URL (handed to the browser, not here).
+# Arguments: sender=Upload, upload (Upload).
+upload_created = Signal()
+
+# An upload's file became a FastPix media, now linked to the upload (and to the upload's site
+# object's video field, if it named one). Sent once per upload, whatever order events came in.
+# Arguments: sender=Upload, upload (Upload), media (Media).
+upload_linked = Signal()
+
+# An upload was cancelled (from the site, the admin or FastPix) before its file arrived.
+# Arguments: sender=Upload, upload (Upload).
+upload_cancelled = Signal()
+
+# An upload ended without a media: it timed out in FastPix or FastPix reported an error.
+# Arguments: sender=Upload, upload (Upload), reason (str).
+upload_failed = Signal()
+
+# A live stream was created through FastPix (its key is stored encrypted).
+# Arguments: sender=LiveStream, live_stream (LiveStream).
+live_stream_created = Signal()
+
+# A live stream's state changed (from a webhook, a refresh or an operator's action).
+# Arguments: sender=LiveStream, live_stream (LiveStream), previous (str), status (str).
+live_stream_state_changed = Signal()
+
+# Someone was shown a live stream's key (an audited reveal).
+# Arguments: sender=LiveStream, live_stream (LiveStream), by (str).
+stream_key_revealed = Signal()
+
 # A new webhook delivery was stored (duplicates are not re-sent).
 # Arguments: sender=WebhookEvent, event (WebhookEvent).
 webhook_received = Signal()

@@ -14,6 +14,7 @@ from . import jobs
 from .services.media import attempt_creation, attempt_deletion
 from .services.recovery import recover_media as run_recovery
 from .services.signing_keys import delete_pending_keys
+from .services.uploads import sweep_uploads as run_upload_sweep
 
 try:  # Django >= 6.0
     from django.tasks import task
@@ -46,12 +47,20 @@ def prune_signing_keys() -> dict[str, int]:
     return {"deleted": deleted, "failed": failed}
 
 
+@task()
+def sweep_uploads() -> dict[str, int]:
+    """Link uploads whose media arrived unnoticed; time out (and withdraw) expired ones."""
+    result = run_upload_sweep()
+    return {"linked": result.linked, "timed_out": result.timed_out}
+
+
 def register_jobs() -> None:
     """Hand these tasks to ``django_fastpix.jobs``, where services enqueue them by name."""
     jobs.register("create_media", create_media)
     jobs.register("delete_media", delete_media)
     jobs.register("recover_media", recover_media)
     jobs.register("prune_signing_keys", prune_signing_keys)
+    jobs.register("sweep_uploads", sweep_uploads)
 
 
 def enqueue_create(media_id: int, run_after: datetime | None = None) -> Any:
@@ -72,3 +81,8 @@ def enqueue_recovery() -> Any:
 def enqueue_signing_key_prune() -> Any:
     """Queue one prune of signing keys (the task form of ``fastpix_signing_keys prune``)."""
     return jobs.enqueue("prune_signing_keys")
+
+
+def enqueue_upload_sweep() -> Any:
+    """Queue one sweep of stale uploads (the task form of ``fastpix_uploads sweep``)."""
+    return jobs.enqueue("sweep_uploads")

@@ -7,7 +7,15 @@ from .base import required_permission, required_scope, requires
 from .credentials import Credentials
 from .pagination import iter_items, iter_pages
 from .transport import RETRYABLE_STATUSES, Transport
-from .types import DirectUpload, LiveStream, Media, Page, PlaybackId, SigningKey
+from .types import (
+    DirectUpload,
+    LiveStream,
+    Media,
+    Page,
+    PlaybackId,
+    SigningKey,
+    SimulcastTarget,
+)
 
 __all__ = [
     "RETRYABLE_STATUSES",
@@ -19,6 +27,7 @@ __all__ = [
     "Page",
     "PlaybackId",
     "SigningKey",
+    "SimulcastTarget",
     "Transport",
     "iter_items",
     "iter_pages",

@@ -101,6 +101,7 @@ class BaseClient:
         params: Mapping[str, Any] | None = None,
         json: Any = None,
         idempotency_key: IdempotencyKey = None,
+        headers: Mapping[str, str] | None = None,
     ) -> dict[str, Any]:
         return self.transport.request(
             method,
@@ -110,6 +111,7 @@ class BaseClient:
             json=json,
             idempotency_key=None if idempotency_key is None else str(idempotency_key),
             before_resend=self.before_resend,
+            extra_headers=headers,
         )
 
     def _data(self, envelope: Mapping[str, Any], what: str) -> Any:

@@ -5,14 +5,19 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from ..exceptions import InvalidResponseError
 from ..scopes import Scope
 from .base import BaseClient, IdempotencyKey, compact, list_params, requires, segment
 from .pagination import MAX_PAGE_SIZE, iter_items, iter_pages
-from .types import LiveStream, Page, PlaybackId
+from .types import LiveStream, Page, PlaybackId, SimulcastTarget
 
 
 def _stream_path(stream_id: str, suffix: str = "") -> str:
     return f"/live/streams/{segment(stream_id, 'stream id')}{suffix}"
+
+
+def _simulcast_path(stream_id: str, simulcast_id: str) -> str:
+    return _stream_path(stream_id, f"/simulcast/{segment(simulcast_id, 'simulcast id')}")
 
 
 class LiveEndpoints(BaseClient):
@@ -125,6 +130,73 @@ class LiveEndpoints(BaseClient):
     def finish_live_stream(self, stream_id: str) -> None:
         """PUT /live/streams/{streamId}/finish: active → idle, starts the recording."""
         self._request("PUT", _stream_path(stream_id, "/finish"))
+
+    @requires(Scope.READ)
+    def get_live_viewer_count(self, stream_id: str) -> int:
+        """GET /live/streams/{streamId}/viewer-count: people watching now."""
+        data = self._data(self._request("GET", _stream_path(stream_id, "/viewer-count")), "views")
+        views = data.get("views") if isinstance(data, dict) else None
+        if isinstance(views, bool) or not isinstance(views, int):
+            raise InvalidResponseError("FastPix returned no viewer count.")
+        return views
+
+    # --- simulcast targets ---
+
+    @requires(Scope.READ_WRITE)
+    def create_simulcast(
+        self,
+        stream_id: str,
+        *,
+        url: str,
+        stream_key: str,
+        metadata: Mapping[str, str] | None = None,
+        idempotency_key: IdempotencyKey = None,
+    ) -> SimulcastTarget:
+        """POST /live/streams/{streamId}/simulcast (only while the stream is idle)."""
+        body = compact(
+            {
+                "url": url,
+                "streamKey": stream_key,
+                "metadata": dict(metadata) if metadata is not None else None,
+            }
+        )
+        envelope = self._request(
+            "POST",
+            _stream_path(stream_id, "/simulcast"),
+            json=body,
+            idempotency_key=idempotency_key,
+        )
+        return SimulcastTarget.from_api(self._data(envelope, "simulcast target"))
+
+    @requires(Scope.READ)
+    def get_simulcast(self, stream_id: str, simulcast_id: str) -> SimulcastTarget:
+        """GET /live/streams/{streamId}/simulcast/{simulcastId}."""
+        envelope = self._request("GET", _simulcast_path(stream_id, simulcast_id))
+        return SimulcastTarget.from_api(self._data(envelope, "simulcast target"))
+
+    @requires(Scope.READ_WRITE)
+    def update_simulcast(
+        self,
+        stream_id: str,
+        simulcast_id: str,
+        *,
+        is_enabled: bool | None = None,
+        metadata: Mapping[str, str] | None = None,
+    ) -> SimulcastTarget:
+        """PUT /live/streams/{streamId}/simulcast/{simulcastId}: enable, disable, metadata."""
+        body = compact(
+            {
+                "isEnabled": is_enabled,
+                "metadata": dict(metadata) if metadata is not None else None,
+            }
+        )
+        envelope = self._request("PUT", _simulcast_path(stream_id, simulcast_id), json=body)
+        return SimulcastTarget.from_api(self._data(envelope, "simulcast target"))
+
+    @requires(Scope.READ_WRITE)
+    def delete_simulcast(self, stream_id: str, simulcast_id: str) -> None:
+        """DELETE /live/streams/{streamId}/simulcast/{simulcastId}."""
+        self._request("DELETE", _simulcast_path(stream_id, simulcast_id))
 
     # --- playback ids ---
 

@@ -48,6 +48,9 @@ def _media_settings(
     )
 
 
+_BROWSER_CLIENT = {"X-Client-Type": "web-browser"}
+
+
 class MediaEndpoints(BaseClient):
     """``/on-demand``: media from URLs and direct uploads, their playback ids."""
 
@@ -136,15 +139,24 @@ class MediaEndpoints(BaseClient):
         creator_id: str | None = None,
         max_resolution: str | None = None,
         idempotency_key: IdempotencyKey = None,
+        browser: bool = False,
         **extra: Any,
     ) -> DirectUpload:
-        """POST /on-demand/upload: a signed URL the browser PUTs the file to."""
+        """POST /on-demand/upload: a signed URL the browser PUTs the file to.
+
+        ``browser=True`` sends ``X-Client-Type: web-browser``, which asks FastPix for a
+        resumable URL (the one ``@fastpix/resumable-uploads`` starts a session on).
+        """
         settings = _media_settings(
             access_policy, metadata, title, creator_id, max_resolution, extra
         )
         body = {"corsOrigin": cors_origin, "pushMediaSettings": settings}
         envelope = self._request(
-            "POST", "/on-demand/upload", json=body, idempotency_key=idempotency_key
+            "POST",
+            "/on-demand/upload",
+            json=body,
+            idempotency_key=idempotency_key,
+            headers=_BROWSER_CLIENT if browser else None,
         )
         return DirectUpload.from_api(self._data(envelope, "direct upload"))
 

@@ -232,6 +232,7 @@ class Transport:
         json: Any = None,
         idempotency_key: str | None = None,
         before_resend: Callable[[], object] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> dict[str, Any]:
         """Send one API call (with retries) and return its JSON envelope, or raise.
 
@@ -247,6 +248,8 @@ class Transport:
             headers = _JSON_HEADERS
         if idempotency_key is not None:
             headers = {**(headers or {}), "Idempotency-Key": str(idempotency_key)}
+        if extra_headers:
+            headers = {**(headers or {}), **extra_headers}
         call = _Call(
             method,
             path,

@@ -176,6 +176,39 @@ class DirectUpload:
 
 
 @dataclass(frozen=True)
+class SimulcastTarget:
+    """A live stream's restream target; its stream key is a credential, kept out of reprs."""
+
+    simulcast_id: str
+    url: str | None = None
+    stream_key: str | None = field(default=None, repr=False)
+    is_enabled: bool | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def id(self) -> str:
+        """The simulcast id (FastPix calls it ``simulcastId``)."""
+        return self.simulcast_id
+
+    @classmethod
+    def from_api(cls, data: Any) -> SimulcastTarget:
+        """Parse a simulcast object."""
+        data = _object(data, "simulcast target")
+        simulcast_id = to_str(first(data, "simulcastId", "id"))
+        if simulcast_id is None:
+            raise _missing_id("simulcast target", data, "a simulcastId")
+        return cls(
+            simulcast_id=simulcast_id,
+            url=to_str(data.get("url")),
+            stream_key=to_str(data.get("streamKey")),
+            is_enabled=to_bool(data.get("isEnabled")),
+            metadata=to_dict(data.get("metadata")),
+            raw=dict(data),
+        )
+
+
+@dataclass(frozen=True)
 class LiveStream:
     """A FastPix live stream; the stream key and SRT secrets are kept out of the repr."""
 

@@ -1,8 +1,10 @@
 """The app's models; querysets live beside their models."""
 
+from .live import LiveStream, LiveStreamStatus, SimulcastTarget
 from .media import Media, MediaStatus, PlaybackId
 from .signing_key import SigningKey, SigningKeyQuerySet, SigningKeyStatus
 from .token import AccessToken, AccessTokenQuerySet, TokenStatus
+from .upload import Upload, UploadQuerySet, UploadStatus
 from .webhook import WebhookEvent, WebhookOutcome
 from .workspace import Environment, Workspace
 
@@ -10,13 +12,19 @@ __all__ = [
     "AccessToken",
     "AccessTokenQuerySet",
     "Environment",
+    "LiveStream",
+    "LiveStreamStatus",
     "Media",
     "MediaStatus",
     "PlaybackId",
     "SigningKey",
     "SigningKeyQuerySet",
     "SigningKeyStatus",
+    "SimulcastTarget",
     "TokenStatus",
+    "Upload",
+    "UploadQuerySet",
+    "UploadStatus",
     "WebhookEvent",
     "WebhookOutcome",
     "Workspace",

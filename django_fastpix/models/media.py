@@ -135,6 +135,14 @@ class Media(models.Model):
     content_type = models.ForeignKey(ContentType, on_delete=models.SET_NULL, null=True, blank=True)
     object_id = models.CharField(max_length=64, blank=True)
     source_object = GenericForeignKey("content_type", "object_id")
+    # The live stream this media is a recording of (FastPix's ``streamId``).
+    live_stream = models.ForeignKey(
+        "django_fastpix.LiveStream",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="recordings",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     last_synced_at = models.DateTimeField(null=True, blank=True)
@@ -153,6 +161,7 @@ class Media(models.Model):
         indexes = [
             models.Index(fields=["content_type", "object_id"], name="fastpix_media_source_idx"),
             models.Index(fields=["workspace", "status"], name="fastpix_media_status_idx"),
+            models.Index(fields=["workspace", "upload_id"], name="fastpix_media_upload_idx"),
         ]
 
     def __str__(self) -> str:
@@ -227,6 +236,11 @@ class PlaybackId(models.Model):
 
     def __str__(self) -> str:
         return self.fastpix_id
+
+    @property
+    def workspace_id(self) -> int:
+        """The workspace whose signing key signs this playback id's tokens."""
+        return self.media.workspace_id
 
     @property
     def stream_url(self) -> str:

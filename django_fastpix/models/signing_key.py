@@ -5,8 +5,7 @@ from __future__ import annotations
 from django.db import models
 from django.views.decorators.debug import sensitive_variables
 
-from ..exceptions import UndecryptableValueError
-from ..fields import EncryptedTextField, UndecryptableValue
+from ..fields import EncryptedTextField, plaintext
 from .workspace import Workspace
 
 
@@ -88,12 +87,8 @@ class SigningKey(models.Model):
     @sensitive_variables()
     def private_key_pem(self) -> str:
         """The decrypted PEM; fails closed when FIELD_ENCRYPTION_KEY does not decrypt it."""
-        value = self.private_key
-        if isinstance(value, UndecryptableValue):
-            raise UndecryptableValueError(
-                f"The private key of signing key {self.fastpix_id} (workspace "
-                f"{self.workspace_id}) cannot be decrypted with FIELD_ENCRYPTION_KEY. Add the key "
-                "it was encrypted with to FIELD_ENCRYPTION_KEY (a list: the new key first), or "
-                "rotate the signing key (`manage.py fastpix_signing_keys rotate`)."
-            )
-        return str(value)
+        return plaintext(
+            self.private_key,
+            f"private key of signing key {self.fastpix_id} (workspace {self.workspace_id})",
+            "rotate the signing key (`manage.py fastpix_signing_keys rotate`)",
+        )

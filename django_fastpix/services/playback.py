@@ -28,6 +28,10 @@ from .signing_keys import signing_key_for, token_lifetime
 
 if TYPE_CHECKING:
     from ..models import PlaybackId
+    from ..models.live import LivePlayback
+
+    # What a token can be minted for: a media's playback id or a live stream's.
+    Signable = PlaybackId | LivePlayback
 
 Audience = Literal["media", "drm"]
 AUDIENCES: tuple[Audience, ...] = ("media", "drm")
@@ -40,7 +44,7 @@ _LOADED_KEYS_MAX = 32
 _LOCK = threading.Lock()
 
 
-def is_private(playback: PlaybackId) -> bool:
+def is_private(playback: Signable) -> bool:
     """Whether ``playback`` needs a token (private and DRM playback ids do)."""
     return playback.access_policy != "public"
 
@@ -118,13 +122,13 @@ class PlaybackSigner:
         self.minted = 0
 
     def token(
-        self, playback: PlaybackId, *, audience: Audience = "media", subject: str | None = None
+        self, playback: Signable, *, audience: Audience = "media", subject: str | None = None
     ) -> str | None:
         """The token ``playback`` needs, or None for a public playback id."""
         if not is_private(playback):
             return None
         # By id: a page need not join the workspace (and decrypt its webhook secrets) per row.
-        workspace_id = playback.media.workspace_id
+        workspace_id = playback.workspace_id
         key = self._keys.get(workspace_id)
         if key is None:
             key = SigningKey.objects.signing(workspace_id).select_related("workspace").first()

@@ -24,10 +24,19 @@ from django.views.decorators.debug import sensitive_variables
 from .. import signals
 from ..client import Media as RemoteMedia
 from ..conf import fastpix_settings
-from ..exceptions import InvalidResponseError
+from ..exceptions import InvalidResponseError, WebhookNotApplicable
 from ..fields import UndecryptableValue
-from ..models import Media, MediaStatus, WebhookEvent, WebhookOutcome, Workspace
+from ..models import (
+    Media,
+    MediaStatus,
+    Upload,
+    UploadStatus,
+    WebhookEvent,
+    WebhookOutcome,
+    Workspace,
+)
 from ..webhook_handlers import handlers_for
+from .live import LIVE_EVENT_PREFIX, apply_live_event, link_recording
 from .media import (
     FASTPIX_ID_WIDTH,
     apply_remote_state,
@@ -36,6 +45,7 @@ from .media import (
     parse_reference,
     reference_key,
 )
+from .uploads import apply_upload_media, finish_upload
 
 logger = logging.getLogger(__name__)
 
@@ -248,9 +258,14 @@ def parse_envelope(payload: Any) -> Envelope | str:
 
 
 def whole_object_id(payload: dict[str, Any]) -> str:
-    """The id of the object an event is about (object.id, data.id, data.uploadId), uncut."""
+    """The id of the object an event is about (object.id, data.id/uploadId/streamId), uncut."""
     data = _member(payload, "data")
-    found = _member(payload, "object").get("id") or data.get("id") or data.get("uploadId")
+    found = (
+        _member(payload, "object").get("id")
+        or data.get("id")
+        or data.get("uploadId")
+        or data.get("streamId")
+    )
     return str(found) if isinstance(found, (str, int)) and found else ""
 
 
@@ -350,8 +365,8 @@ def run_site_handlers(event: WebhookEvent) -> bool:
     return True
 
 
-class NotApplicable(Exception):
-    """An authentic event this app cannot apply (stored, answered 2xx, marked ignored)."""
+# An authentic event this app cannot apply (stored, answered 2xx, marked ignored).
+NotApplicable = WebhookNotApplicable
 
 
 def replay_event(event: WebhookEvent) -> bool:
@@ -361,6 +376,8 @@ def replay_event(event: WebhookEvent) -> bool:
 
 def apply_event(event: WebhookEvent) -> bool:
     """Apply one media event to the local media (inside a transaction); False if not handled."""
+    if event.type.startswith(LIVE_EVENT_PREFIX):
+        return apply_live_event(event)
     if event.type not in MEDIA_EVENTS:
         return False
     payload = event.payload if isinstance(event.payload, dict) else {}
@@ -378,6 +395,10 @@ def apply_event(event: WebhookEvent) -> bool:
     if len(remote.id) > FASTPIX_ID_WIDTH:
         raise NotApplicable(f"The media id is longer than {FASTPIX_ID_WIDTH} characters.")
     deleted = event.type == "video.media.deleted"
+    if remote.upload_id:
+        # Serialises with start_upload storing the upload this media is for: whichever of the
+        # two commits second sees the other's row and links them.
+        Workspace.objects.select_for_update().filter(pk=event.workspace_id).first()
     media = find_media(event.workspace, remote)
     if media is None:
         # A stand-in row for a media this site has not linked yet. A `deleted` that arrives
@@ -402,6 +423,10 @@ def apply_event(event: WebhookEvent) -> bool:
     )
     if status == "failed":
         Media.objects.filter(pk=media.pk, error="").update(error=_failure_reason(data))
+    if remote.upload_id:
+        apply_upload_media(event.workspace, remote.upload_id, media)
+    if remote.stream_id and media.live_stream_id is None:
+        link_recording(media, remote.stream_id)
     return True
 
 
@@ -417,6 +442,10 @@ def _stand_in(workspace: Workspace, fastpix_id: str, status: MediaStatus) -> Med
 
 def _apply_upload_event(event: WebhookEvent, data: dict[str, Any]) -> bool:
     upload_id = str(data.get("uploadId") or data.get("id") or "")
+    if event.type == "video.media.upload.cancelled":
+        upload = Upload.objects.filter(workspace=event.workspace, fastpix_id=upload_id).first()
+        if upload is not None:
+            finish_upload(upload, UploadStatus.CANCELLED, "Cancelled in FastPix.")
     media = Media.objects.filter(workspace=event.workspace, upload_id=upload_id).first()
     if media is None:
         return True

@@ -9,6 +9,8 @@ sibling methods, and the video widget. Each output comes from a small template u
 - ``player_processing.html``, ``player_failed.html``, ``player_unavailable.html``: what
   shows instead while the media is on its way, after it failed, and when there is nothing to
   play (deleted, no playback id, no media, or no token could be signed);
+- ``player_live_waiting.html``: a live stream that is not broadcasting (idle, preparing,
+  disconnected, disabled), with its state, instead of the player;
 - ``poster.html`` and ``poster_placeholder.html``: a thumbnail ``<img>``, or what stands in
   for it.
 
@@ -29,7 +31,7 @@ from django.utils.safestring import SafeString, mark_safe
 
 from ..conf import fastpix_settings
 from ..middleware import RequestPlayback, SigningFailed, current_playback, playback_for_request
-from ..models import Media, MediaStatus, PlaybackId
+from ..models import LiveStream, LiveStreamStatus, Media, MediaStatus, PlaybackId
 from ..services.playback import image_url, stream_url
 from .player_options import attribute_name, fallback_option, player_attributes
 
@@ -41,6 +43,7 @@ TEMPLATES = {
     "processing": "django_fastpix/player_processing.html",
     "failed": "django_fastpix/player_failed.html",
     "unavailable": "django_fastpix/player_unavailable.html",
+    "live_waiting": "django_fastpix/player_live_waiting.html",
     "poster": "django_fastpix/poster.html",
     "poster_placeholder": "django_fastpix/poster_placeholder.html",
 }
@@ -143,6 +146,8 @@ def fallback_html(
 
 def render_player(value: Any, options: Mapping[str, Any], state: RequestPlayback) -> SafeString:
     """The player of ``value`` with ``options`` (TypeError for unknown ones), or a fallback."""
+    if isinstance(value, LiveStream):
+        return render_live_player(value, options, state)
     attributes = player_attributes(options)
     given = {attribute_name(name) for name in options}
     media, playback = resolve(value)
@@ -181,6 +186,36 @@ def render_player(value: Any, options: Mapping[str, Any], state: RequestPlayback
         )
     element.update(attributes)
     html = _render("player", {"attributes": list(element.items()), "media": media})
+    return mark_safe(script_html(state) + html)  # noqa: S308  (both rendered escaped)
+
+
+def render_live_player(
+    stream: LiveStream, options: Mapping[str, Any], state: RequestPlayback
+) -> SafeString:
+    """The live player while ``stream`` broadcasts; its state, in a stand-in, otherwise."""
+    attributes = player_attributes(options)
+    playback = stream.playback
+    if stream.status == LiveStreamStatus.DELETED or playback is None:
+        return fallback_html("unavailable", None)
+    if stream.status != LiveStreamStatus.ACTIVE:
+        return _render(
+            "live_waiting",
+            {"stream": stream, "status": stream.status, "title": stream.title},
+        )
+    try:
+        token = state.token(playback, "media")
+    except SigningFailed:
+        return fallback_html("unavailable", None)
+    element: dict[str, str | bool] = {
+        "playback-id": playback.fastpix_id,
+        "stream-type": "live-stream",
+    }
+    if token:
+        element["token"] = token
+    if stream.title:
+        element["title"] = stream.title
+    element.update(attributes)
+    html = _render("player", {"attributes": list(element.items()), "media": None})
     return mark_safe(script_html(state) + html)  # noqa: S308  (both rendered escaped)
 
 

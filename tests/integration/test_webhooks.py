@@ -161,9 +161,9 @@ def test_failed_and_deleted(client, hooked):
 def test_unknown_types_are_stored_and_ignored(client, hooked):
     body = json.dumps(
         {
-            "type": "video.live_stream.active",
+            "type": "video.playlist.created",
             "id": "e9",
-            "object": {"type": "live-stream", "id": "abc"},
+            "object": {"type": "playlist", "id": "abc"},
             "data": {},
         }
     ).encode()
