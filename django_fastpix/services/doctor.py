@@ -25,6 +25,7 @@ from ..models import (
     SigningKey,
     SigningKeyStatus,
     TokenStatus,
+    Upload,
     Workspace,
 )
 from ..scopes import Scope
@@ -146,6 +147,7 @@ def workspace_findings(
     findings += webhook_route_findings(workspace, area)
     findings += media_findings(workspace, area, stuck_after)
     findings += pending_error_findings(workspace, area)
+    findings += upload_findings(workspace, area)
     return findings
 
 
@@ -509,6 +511,23 @@ def pending_error_findings(workspace: Workspace, area: str) -> list[Finding]:
             )
         )
     return findings
+
+
+def upload_findings(workspace: Workspace, area: str) -> list[Finding]:
+    """Browser uploads whose URL expired while still waiting: nobody swept them."""
+    expired = Upload.objects.waiting().filter(workspace=workspace, expires_at__lt=timezone.now())
+    count = expired.count()
+    if not count:
+        return []
+    return [
+        Finding(
+            WARN,
+            area,
+            f"{count} browser upload(s) expired unused but are still waiting.",
+            "Run `manage.py fastpix_uploads sweep` (cron it, or enqueue the task "
+            "django_fastpix.tasks.sweep_uploads).",
+        )
+    ]
 
 
 def _first_line(text: str, limit: int = 300) -> str:

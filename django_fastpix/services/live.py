@@ -405,7 +405,11 @@ def _stream_for_event(workspace: Workspace, stream_id: str, data: dict[str, Any]
 
 
 def _apply_simulcast_event(event: WebhookEvent, data: dict[str, Any]) -> bool:
-    simulcast_id = str(data.get("simulcastId") or data.get("id") or "")
+    # The target is the data itself, or nested in the stream's data as ``simulcastTarget``.
+    nested = data.get("simulcastTarget") if isinstance(data.get("simulcastTarget"), dict) else {}
+    simulcast_id = str(nested.get("simulcastId") or data.get("simulcastId") or "")
+    if not simulcast_id:
+        return False
     target = SimulcastTarget.objects.filter(
         live_stream__workspace=event.workspace, fastpix_id=simulcast_id
     ).first()

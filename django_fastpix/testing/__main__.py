@@ -10,6 +10,16 @@ The playback hosts (`/stream`, `/images`) are served on the same port and printe
 `--fault "ROUTE:OPTIONS"` (repeatable, see `specs`) makes routes misbehave,
 `--webhook-retries 5,30,2m` and `--time-scale 0.001` set the webhook retry schedule. Request
 counts by token and route are printed when it stops.
+
+Control routes (no auth, loopback only; the base is printed at start as "control base URL")
+drive the fake from a shell, e.g. to simulate a live encoder:
+
+    curl -X POST http://127.0.0.1:8765/_fake/live/STREAM_ID/connect      # -> active
+    curl -X POST http://127.0.0.1:8765/_fake/live/STREAM_ID/disconnect   # -> disconnected
+    curl -X POST http://127.0.0.1:8765/_fake/live/STREAM_ID/end          # -> idle + recording
+    curl -X POST -d '{"views": 42}' http://127.0.0.1:8765/_fake/live/STREAM_ID/viewer-count
+    curl -X POST http://127.0.0.1:8765/_fake/uploads/UPLOAD_ID/expire
+    curl http://127.0.0.1:8765/_fake                                     # lists them
 """
 
 from __future__ import annotations
@@ -33,6 +43,17 @@ from .specs import (
     parse_time_scale,
 )
 from .webhooks import FASTPIX_RETRY_SCHEDULE
+
+CONTROL_HELP = """\
+control routes (no auth, loopback only; base printed at start as "control base URL"):
+  POST {base}/live/STREAM_ID/connect       encoder connects (-> preparing -> active)
+  POST {base}/live/STREAM_ID/disconnect    encoder drops (-> disconnected)
+  POST {base}/live/STREAM_ID/end           session ends (-> idle, recording media)
+  POST {base}/live/STREAM_ID/viewer-count  body {"views": N}
+  POST {base}/uploads/UPLOAD_ID/expire     the upload times out
+  GET  {base}                              lists them
+e.g. curl -X POST http://127.0.0.1:8765/_fake/live/STREAM_ID/connect
+"""
 
 
 def _token(value: str) -> tuple[str, str, str, str]:
@@ -70,7 +91,10 @@ def _argument_type(parse: Callable[[str], Any]) -> Callable[[str], Any]:
 def build_parser() -> argparse.ArgumentParser:
     """The command-line interface."""
     parser = argparse.ArgumentParser(
-        prog="python -m django_fastpix.testing", description="Run a fake FastPix API server."
+        prog="python -m django_fastpix.testing",
+        description="Run a fake FastPix API server.",
+        epilog=CONTROL_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
@@ -182,6 +206,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"FastPix fake listening on {fake.base_url}", flush=True)
         print(f"stream base URL: {fake.stream_base_url}", flush=True)
         print(f"image base URL: {fake.image_base_url}", flush=True)
+        print(f"control base URL: {fake.control_base_url}", flush=True)
         for ws in sorted({w for *_, w in args.token} | {w for w, _ in args.webhook_url}):
             print(f"workspace {ws}: id {fake.workspace(ws).id}", flush=True)
         for line in lab_lines(fake, specs):

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import threading
+import traceback
 from collections.abc import Sequence
 from types import TracebackType
 from typing import Any
 
-from . import permissions
+from . import handlers_live, permissions
+from .control import CONTROL_PREFIX
 from .counts import RequestCounts, count_requests
 from .faults import Fault, FaultSet, check_fault
 from .handlers_keys import KEY_POOL
@@ -15,7 +17,8 @@ from .handlers_playback import IMAGE_PREFIX, STREAM_PREFIX
 from .processing import Processor
 from .routing import Reply, RoutePattern
 from .server import FakeHTTPServer, RequestRecord
-from .state import Media, Store, Token, Workspace, secret_digest
+from .state import LiveStream, Media, Store, Token, Workspace, secret_digest
+from .validation import ApiError
 from .webhooks import FASTPIX_RETRY_SCHEDULE, Delivery, WebhookDispatcher, doubling_schedule
 
 DEFAULT_WORKSPACE = "ws-default"
@@ -32,6 +35,12 @@ class FakeFastPix:
     (4 attempts within 0.35 s) so a test suite never waits; pass
     `webhook_retries=FakeFastPix.FASTPIX_WEBHOOK_RETRIES` (about a day, as the command line
     does) with e.g. `webhook_time_scale=0.0001` to rehearse a long outage in seconds.
+
+    Upload URLs speak a one-shot PUT and the resumable protocol of @fastpix/resumable-uploads
+    (see `handlers_uploads`). Live streams are driven with `connect_encoder`,
+    `disconnect_encoder`, `end_stream` and `set_viewer_count`, or over HTTP through the control
+    routes under `control_base_url` (see `control`). `live_time_scale` multiplies the reconnect
+    window after `disconnect_encoder` (0.001 makes 60 s last 60 ms).
     """
 
     FASTPIX_WEBHOOK_RETRIES = FASTPIX_RETRY_SCHEDULE
@@ -63,6 +72,8 @@ class FakeFastPix:
         )
         self._httpd: FakeHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self._timers: list[threading.Timer] = []
+        self.live_time_scale = 1.0
         self.store.emit = self.webhooks.emit
         self.store.on_media_created = self.processor.media_created
         self._apply_defaults()
@@ -72,6 +83,8 @@ class FakeFastPix:
         self.store.fail_markers = ["fail"]
         self.store.mp4_support_form = "string"
         self.store.media_duration = 10
+        self.store.upload_timeout = 14400
+        self.live_time_scale = 1.0
         self.webhooks.retry_schedule, self.webhooks.time_scale = self._webhook_defaults
         self.webhooks.timeout = 5.0
 
@@ -107,6 +120,7 @@ class FakeFastPix:
         httpd.server_close()
         if self._thread is not None:
             self._thread.join(timeout=5)
+        self._cancel_timers()
         self.processor.stop()
         self.webhooks.stop()
 
@@ -146,8 +160,14 @@ class FakeFastPix:
         """Stands in for `https://images.fastpix.com`: `{playbackId}/thumbnail.jpg` etc."""
         return self.origin + IMAGE_PREFIX
 
+    @property
+    def control_base_url(self) -> str:
+        """`http://127.0.0.1:PORT/_fake`: the control routes (see `control`), loopback only."""
+        return self.origin + CONTROL_PREFIX
+
     def reset(self) -> None:
         """Forget everything: tokens, workspaces, resources, webhooks, faults, requests."""
+        self._cancel_timers()
         self.faults.clear()
         self.processor.clear()
         self.webhooks.reset()
@@ -320,16 +340,145 @@ class FakeFastPix:
         return [m for m in self.media() if m["metadata"].get(key) == value]
 
     def uploads(self, workspace: str | None = None) -> list[dict[str, Any]]:
-        """All direct uploads (any status)."""
+        """All direct uploads (any status: waiting, created, cancelled, timed_out).
+
+        Besides the API's fields: `receivedBytes` / `received_bytes` (bytes in so far),
+        `chunks` (PUTs whose bytes were kept), `resumable` (a resumable session was started),
+        `browser` (created with `X-Client-Type: web-browser`), `totalBytes` and `mediaId`.
+        """
         with self.store.lock:
+            self.store.expire_due_uploads()
             items = sorted(self.store.uploads.values(), key=lambda u: u.seq)
             ws = self.store.workspace(workspace) if workspace is not None else None
             return [
                 self.store.upload_json(u)
-                | {"receivedBytes": u.received_bytes, "mediaId": u.media_id}
+                | {
+                    "receivedBytes": u.received_bytes,
+                    "received_bytes": u.received_bytes,
+                    "chunks": u.chunks,
+                    "resumable": u.resumable,
+                    "browser": u.browser,
+                    "totalBytes": u.total_bytes,
+                    "mediaId": u.media_id,
+                }
                 for u in items
                 if ws is None or u.workspace.id == ws.id
             ]
+
+    @property
+    def upload_timeout(self) -> int:
+        """Seconds a new upload URL stays valid (`timeout` of the create answer; 14400)."""
+        return self.store.upload_timeout
+
+    @upload_timeout.setter
+    def upload_timeout(self, value: int) -> None:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError("upload_timeout is a whole number of seconds >= 0")
+        self.store.upload_timeout = value
+
+    def expire_upload(self, upload_id: str) -> None:
+        """Time a waiting upload out now: no longer listed, its PUTs refused (410), and
+        `GET /on-demand/{uploadId}` answers 404. KeyError if unknown, ValueError if not waiting.
+        """
+        try:
+            self._control_expire_upload(upload_id)
+        except ApiError as exc:
+            if exc.status == 404:
+                raise KeyError(upload_id) from None
+            raise ValueError(exc.body["error"].get("description")) from None
+
+    def _control_expire_upload(self, upload_id: str) -> dict[str, Any]:
+        with self.store.lock:
+            self.store.expire_due_uploads()
+            upload = self.store.uploads.get(upload_id)
+            if upload is None:
+                raise ApiError(404, "upload not found", "The requested upload does not exist.")
+            if upload.status != "waiting":
+                raise ApiError(400, "Bad Request", f"The upload is {upload.status}, not waiting.")
+            upload.status = "timed_out"
+            return self.store.upload_json(upload)
+
+    # live streams: the encoder simulation (see `handlers_live` for transitions and webhooks)
+
+    def connect_encoder(self, stream_id: str) -> dict[str, Any]:
+        """An encoder connects: idle -> preparing -> active (or disconnected -> active).
+
+        Emits `video.live_stream.connected`, `.preparing`, `.active` (and `.recording` when
+        recording is enabled). KeyError for an unknown stream; ValueError when refused
+        (disabled, or already connected). Returns the stream as the API shows it.
+        """
+        return self._python_live(stream_id, "connect")
+
+    def disconnect_encoder(self, stream_id: str) -> dict[str, Any]:
+        """The encoder drops: -> disconnected (`video.live_stream.disconnected`).
+
+        Unless it reconnects within the stream's `reconnectWindow` seconds (times
+        `live_time_scale`), the session then ends as with `end_stream`.
+        """
+        return self._python_live(stream_id, "disconnect")
+
+    def end_stream(self, stream_id: str) -> dict[str, Any]:
+        """The session ends: -> idle (`video.live_stream.idle`); with recording enabled, a
+        recording media (`streamId` = this stream) is created and processed to Ready.
+        """
+        return self._python_live(stream_id, "end")
+
+    def set_viewer_count(self, stream_id: str, views: int) -> None:
+        """What `GET /live/streams/{streamId}/viewer-count` answers."""
+        if isinstance(views, bool) or not isinstance(views, int) or views < 0:
+            raise ValueError("views is an integer >= 0")
+        self._python_live(stream_id, "viewer-count", views)
+
+    def _python_live(self, stream_id: str, action: str, views: int = 0) -> dict[str, Any]:
+        try:
+            return self._control_live(stream_id, action, views)
+        except ApiError as exc:
+            if exc.status == 404:
+                raise KeyError(stream_id) from None
+            raise ValueError(exc.body["error"].get("description")) from None
+
+    def _control_live(self, stream_id: str, action: str, views: int = 0) -> dict[str, Any]:
+        with self.store.lock:
+            stream = self.store.streams.get(stream_id)
+            if stream is None:
+                raise ApiError(404, "stream not found", "The streamId does not exist.")
+            if action == "connect":
+                handlers_live.connect(self.store, stream)
+            elif action == "disconnect":
+                generation = handlers_live.disconnect(self.store, stream)
+                self._schedule_lapse(stream, generation)
+            elif action == "end":
+                handlers_live.end(self.store, stream)
+            elif action == "viewer-count":
+                stream.viewer_count = views
+            else:  # pragma: no cover - the callers pass known actions
+                raise ValueError(action)
+            return self.store.stream_json(stream)
+
+    def _schedule_lapse(self, stream: LiveStream, generation: int) -> None:
+        window = float(stream.settings.get("reconnectWindow", 60))
+        timer = threading.Timer(window * self.live_time_scale, self._lapse, (stream.id, generation))
+        timer.daemon = True
+        self._timers = [t for t in self._timers if t.is_alive()] + [timer]
+        timer.start()
+
+    def _lapse(self, stream_id: str, generation: int) -> None:
+        try:
+            with self.store.lock:
+                stream = self.store.streams.get(stream_id)
+                if (
+                    stream is not None
+                    and stream.generation == generation
+                    and stream.status == "disconnected"
+                ):
+                    handlers_live.end_session(self.store, stream)
+        except Exception:  # the timer thread must report, not vanish
+            self.errors.append(traceback.format_exc())
+
+    def _cancel_timers(self) -> None:
+        timers, self._timers = self._timers, []
+        for timer in timers:
+            timer.cancel()
 
     def live_streams(self, workspace: str | None = None) -> list[dict[str, Any]]:
         """All live streams."""
@@ -372,6 +521,12 @@ class FakeFastPix:
         faults. `times=k`: at most k matching requests fault, then the route is normal again.
         `rate=p`: each matching request faults with probability p (0..1), drawn from a
         generator seeded with `seed` (repeatable) or from the system's entropy.
+
+        Routes outside /v1 match too: the upload host's
+        `"PUT /uploads/{uploadId}/session/{sessionToken}"` (a resumable chunk),
+        `"POST /uploads/{uploadId}"` (session start) and `"PUT /uploads/{uploadId}"` (one-shot
+        PUT); e.g. `inject("PUT /uploads/{uploadId}/session/{sessionToken}", status=503,
+        times=1)` fails the next chunk once (with CORS headers, so a browser sees the 503).
         """
         check_fault(
             status=status,

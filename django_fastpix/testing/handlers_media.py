@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import secrets
+import time
 from typing import Any
 
 from .routing import Call, Reply, Route, ok
@@ -179,7 +180,11 @@ def delete_playback_id(store: Store, call: Call) -> Reply:
 
 
 def create_upload(store: Store, call: Call) -> Reply:
-    """POST /on-demand/upload: a URL on the fake itself that accepts a PUT of the file."""
+    """POST /on-demand/upload: a URL on the fake itself for a one-shot PUT or a resumable upload.
+
+    See `handlers_uploads` for the protocol. `X-Client-Type: web-browser` is recorded
+    (`browser` in `FakeFastPix.uploads()`); the URL is the same either way.
+    """
     body = call.json_object()
     p = Problems()
     if not isinstance(body.get("corsOrigin"), str) or not body["corsOrigin"]:
@@ -206,6 +211,9 @@ def create_upload(store: Store, call: Call) -> Reply:
         url=f"{call.origin}/uploads/{upload_id}?signature={signature}",
         signature=signature,
         seq=store.next_seq(),
+        timeout=store.upload_timeout,
+        expires_at=time.monotonic() + store.upload_timeout,
+        browser=(call.header("X-Client-Type") or "").strip().lower() == "web-browser",
     )
     store.uploads[upload_id] = upload
     data = store.upload_json(upload)
@@ -221,13 +229,15 @@ def create_upload(store: Store, call: Call) -> Reply:
 
 
 def list_uploads(store: Store, call: Call) -> Reply:
-    """GET /on-demand/uploads: uploads still waiting for their file."""
+    """GET /on-demand/uploads: uploads still waiting for their file (not timed out)."""
+    store.expire_due_uploads()
     chunk, pagination = call.page_of(store.uploads.values(), keep=lambda u: u.status == "waiting")
     return ok([store.upload_json(u) for u in chunk], pagination=pagination)
 
 
 def cancel_upload(store: Store, call: Call) -> Reply:
     """PUT /on-demand/upload/{uploadId}/cancel."""
+    store.expire_due_uploads()
     upload = store.find_upload(call.workspace, call.params["uploadId"])
     if upload.status != "waiting":
         raise ApiError(400, "Bad Request", f"The upload is already {upload.status}.")
@@ -246,13 +256,21 @@ def cancel_upload(store: Store, call: Call) -> Reply:
 
 def receive_upload(store: Store, upload_id: str, signature: str, size: int) -> Reply:
     """PUT of the file bytes to an upload URL: creates the media (no Basic auth, like GCS)."""
+    store.expire_due_uploads()
     upload = store.uploads.get(upload_id)
     if upload is None or not secrets.compare_digest(upload.signature, signature):
         raise ApiError(403, "forbidden", "Invalid or expired upload URL.")
     if upload.status != "waiting":
         raise ApiError(400, "Bad Request", f"The upload is {upload.status}.")
-    upload.status = "created"
     upload.received_bytes = size
+    upload.chunks += 1
+    complete_upload(store, upload)
+    return Reply(200, None)
+
+
+def complete_upload(store: Store, upload: Upload) -> Media:
+    """All bytes are in: create the media (`video.upload.media_created`) and process it."""
+    upload.status = "created"
     settings = {k: v for k, v in upload.settings.items() if k != "inputs"}
     inputs = [{"type": "video", "url": upload.url}, *upload.settings.get("inputs", [])]
     media = create_media_record(store, upload.workspace, settings, inputs, False, upload.id)
@@ -262,7 +280,7 @@ def receive_upload(store: Store, upload_id: str, signature: str, size: int) -> R
         "video.upload.media_created", media.workspace, "media", media.id, data, "media_created"
     )
     store.on_media_created(media)
-    return Reply(200, None)
+    return media
 
 
 ROUTES = [

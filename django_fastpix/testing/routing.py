@@ -25,6 +25,12 @@ class Call:
     body: Any
     workspace: Workspace
     origin: str
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def header(self, name: str) -> str | None:
+        """A request header, case-insensitively."""
+        lowered = name.lower()
+        return next((v for k, v in self.headers.items() if k.lower() == lowered), None)
 
     def json_object(self) -> dict[str, Any]:
         """The body as an object, or 422 (also for bodies that were not JSON)."""

@@ -16,7 +16,15 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote_plus, urlsplit
 
-from . import handlers_keys, handlers_live, handlers_media, handlers_playback, permissions
+from . import (
+    control,
+    handlers_keys,
+    handlers_live,
+    handlers_media,
+    handlers_playback,
+    handlers_uploads,
+    permissions,
+)
 from .faults import Fault
 from .routing import API_PREFIX, INVALID_JSON, Call, Reply, Route, relative_path
 from .state import Token
@@ -98,8 +106,12 @@ def claimed_token_id(header: str | None) -> str | None:
 
 def route_label(method: str, path: str) -> str:
     """`"GET /on-demand/{mediaId}"` for a request, as the API reference names the route."""
-    if method == "PUT" and path.startswith("/uploads/"):
-        return "PUT /uploads/{uploadId}"
+    upload = handlers_uploads.route_label(method, path)
+    if upload is not None:
+        return upload
+    ctl = control.route_label(method, path)
+    if ctl is not None:
+        return ctl
     playback = handlers_playback.route_label(method, path)
     if playback is not None:
         return playback
@@ -181,12 +193,41 @@ class FakeRequestHandler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(length) if length > 0 else b""
 
+    def _drain_body(self) -> int:
+        """Read and count the body without keeping it (upload bytes)."""
+        block = 1 << 16
+        total = 0
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    return total
+                total += self._skip(size, block)
+                self.rfile.readline()
+        length = int(self.headers.get("Content-Length") or 0)
+        return self._skip(length, block) if length > 0 else 0
+
+    def _skip(self, length: int, block: int) -> int:
+        read = 0
+        while read < length:
+            data = self.rfile.read(min(block, length - read))
+            if not data:
+                break
+            read += len(data)
+        return read
+
     def _dispatch(self) -> None:
         fake = self.server.fake
         started = time.monotonic()
-        raw = self._read_body()
         parts = urlsplit(self.path)
         path = parts.path
+        if handlers_uploads.is_upload_path(path):
+            raw, size = b"", self._drain_body()
+        else:
+            raw = self._read_body()
+            size = len(raw)
         is_api = path == API_PREFIX or path.startswith(API_PREFIX + "/")
         # The handlers see the query as sent; the log keeps it with any playback JWT masked.
         query = dict(parse_qsl(parts.query, keep_blank_values=True))
@@ -239,7 +280,7 @@ class FakeRequestHandler(BaseHTTPRequestHandler):
                 return
             record.fault = "latency"
         try:
-            reply = self._handle(record, path, query, parsed, is_api, len(raw))
+            reply = self._handle(record, path, query, parsed, is_api, size, raw)
         except ApiError as exc:
             reply = Reply(exc.status, exc.body, exc.headers)
         except Exception:  # any bug in the fake must still answer, like a real 500
@@ -256,15 +297,19 @@ class FakeRequestHandler(BaseHTTPRequestHandler):
         parsed: Any,
         is_api: bool,
         size: int,
+        raw: bytes = b"",
     ) -> Reply:
         fake = self.server.fake
         store = fake.store
-        if self.command == "PUT" and path.startswith("/uploads/"):
-            upload_id = path[len("/uploads/") :]
+        if handlers_uploads.is_upload_path(path):
             with store.lock:
-                return handlers_media.receive_upload(
-                    store, upload_id, query.get("signature", ""), size
+                return handlers_uploads.serve(
+                    store, self.command, path, query, dict(self.headers.items()), size, fake.origin
                 )
+        if control.is_control_path(path):
+            if not control.is_loopback(str(self.client_address[0])):
+                raise ApiError(403, description="Control routes answer only on loopback.")
+            return control.serve(fake, self.command, path, raw)
         if handlers_playback.is_playback_path(path):
             with store.lock:
                 return handlers_playback.serve(
@@ -288,7 +333,16 @@ class FakeRequestHandler(BaseHTTPRequestHandler):
             )
         key = self.headers.get("Idempotency-Key")
         cache_key = (token.workspace.id, self.command, rel, key) if key else None
-        call = Call(self.command, rel, params, query, parsed, token.workspace, fake.origin)
+        call = Call(
+            self.command,
+            rel,
+            params,
+            query,
+            parsed,
+            token.workspace,
+            fake.origin,
+            dict(self.headers.items()),
+        )
         with store.lock:
             if cache_key is not None and cache_key in fake.idempotency:
                 record.replayed = True
@@ -312,6 +366,9 @@ class FakeRequestHandler(BaseHTTPRequestHandler):
         if handlers_playback.is_playback_path(record.path):
             # Also on errors and injected faults, or a browser reports CORS, not the status.
             headers = {**handlers_playback.SHARED_HEADERS, **headers}
+        elif handlers_uploads.is_upload_path(record.path):
+            # Likewise for the upload host (the browser uploader reads Location and Range).
+            headers = {**handlers_uploads.cors_headers(record.headers), **headers}
         try:
             self.send_response(reply.status)
             if reply.status != 204:

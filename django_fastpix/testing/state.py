@@ -6,6 +6,7 @@ import copy
 import hashlib
 import hmac
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -120,6 +121,8 @@ class Media:
     updated_at: str = ""
     tracks: list[dict[str, Any]] = field(default_factory=list)
     duration_seconds: int | None = None
+    # The live stream a recording came from (`streamId` in its JSON).
+    stream_id: str | None = None
     seq: int = 0
 
     def __post_init__(self) -> None:
@@ -134,7 +137,11 @@ class Media:
 
 @dataclass
 class Upload:
-    """A direct-upload slot: waiting until bytes are PUT, or cancelled."""
+    """A direct-upload slot: waiting until bytes arrive, then created; or cancelled/timed_out.
+
+    Only byte counts are kept, never the file. `received_bytes` is the size of a one-shot PUT,
+    or the contiguous prefix received through a resumable session (`session_token`).
+    """
 
     id: str
     workspace: Workspace
@@ -147,6 +154,14 @@ class Upload:
     created_at: str = field(default_factory=now_iso)
     received_bytes: int = 0
     seq: int = 0
+    timeout: int = 14400
+    # time.monotonic() after which a waiting upload is timed_out.
+    expires_at: float = float("inf")
+    browser: bool = False
+    resumable: bool = False
+    chunks: int = 0
+    session_token: str | None = None
+    total_bytes: int | None = None
 
 
 @dataclass
@@ -163,6 +178,13 @@ class LiveStream:
     status: str = "idle"
     created_at: str = field(default_factory=now_iso)
     seq: int = 0
+    viewer_count: int = 0
+    simulcasts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    media_ids: list[str] = field(default_factory=list)
+    # Whether an encoder session went active since the last idle (a recording is due).
+    session_active: bool = False
+    # Bumped on every connect/disconnect/end so a stale reconnect-window timer does nothing.
+    generation: int = 0
 
 
 @dataclass
@@ -190,6 +212,7 @@ class Store:
         self.fail_markers: list[str] = ["fail"]
         self.mp4_support_form = "string"
         self.media_duration = 10
+        self.upload_timeout = 14400
         self.emit: EmitFn = lambda *args: None
         self.on_media_created: Callable[[Media], None] = lambda media: None
         self._seq = 0
@@ -230,6 +253,13 @@ class Store:
             )
         return media
 
+    def expire_due_uploads(self) -> None:
+        """Mark waiting uploads whose `timeout` has passed as timed_out."""
+        now = time.monotonic()
+        for upload in self.uploads.values():
+            if upload.status == "waiting" and now >= upload.expires_at:
+                upload.status = "timed_out"
+
     def find_upload(self, ws: Workspace, upload_id: str) -> Upload:
         """Find an upload of the workspace (404 otherwise)."""
         upload = self.uploads.get(upload_id)
@@ -267,6 +297,8 @@ class Store:
             )
         data["id"] = media.id
         data["workspaceId"] = media.workspace.id
+        if media.stream_id is not None:
+            data["streamId"] = media.stream_id
         data["metadata"] = dict(media.metadata)
         for key in ("title", "creatorId"):
             if s.get(key) is not None:
@@ -349,7 +381,7 @@ class Store:
             "trial": False,
             "status": upload.status,
             "url": upload.url,
-            "timeout": 14400,
+            "timeout": upload.timeout,
             "corsOrigin": upload.cors_origin,
             "pushMediaSettings": push,
         }
@@ -362,7 +394,7 @@ class Store:
             "trial": False,
             "status": upload.status,
             "url": upload.url,
-            "timeout": 14400,
+            "timeout": upload.timeout,
             "corsOrigin": upload.cors_origin,
             "maxResolution": s.get("maxResolution") or "1080p",
             "accessPolicy": s.get("accessPolicy") or "public",
@@ -399,9 +431,20 @@ class Store:
             },
         }
         if full:
-            data["simulcastResponses"] = []
-            data["mediaIds"] = []
+            data["simulcastResponses"] = [simulcast_json(t) for t in stream.simulcasts.values()]
+            data["mediaIds"] = list(stream.media_ids)
         return data
+
+
+def simulcast_json(target: dict[str, Any]) -> dict[str, Any]:
+    """A simulcast target as the API shows it."""
+    return {
+        "simulcastId": target["simulcastId"],
+        "url": target["url"],
+        "streamKey": target["streamKey"],
+        "isEnabled": target["isEnabled"],
+        "metadata": copy.deepcopy(target["metadata"]),
+    }
 
 
 def playback_json(record: dict[str, Any]) -> dict[str, Any]:

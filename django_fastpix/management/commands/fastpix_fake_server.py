@@ -130,6 +130,7 @@ class Command(FastPixCommand):
                 "base_url": fake.base_url,
                 "stream_base_url": fake.stream_base_url,
                 "image_base_url": fake.image_base_url,
+                "control_base_url": fake.control_base_url,
                 "workspaces": {ws: fake.workspace(ws).id for ws in workspaces},
                 "tokens": registered,
                 "faults": [{"route": f.route, **f.options} for f in specs],
@@ -153,6 +154,10 @@ class Command(FastPixCommand):
                 self.stdout.write(f"  workspace {ws}: FastPix id {fake.workspace(ws).id}")
             for line in lab_lines(fake, specs):
                 self.stdout.write(f"  {line}")
+            self.stdout.write(
+                f"  control base URL: {fake.control_base_url} (loopback only; e.g. "
+                f"curl -X POST {fake.control_base_url}/live/STREAM_ID/connect)"
+            )
             self.stdout.write("Ctrl-C stops it (request counts by token and route follow).")
         self.stdout.flush()
 
