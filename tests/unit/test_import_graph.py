@@ -30,6 +30,8 @@ EDGES = (
     f"{PACKAGE}.admin",
     f"{PACKAGE}.management",
     f"{PACKAGE}.views",
+    f"{PACKAGE}.views_uploads",
+    f"{PACKAGE}.upload_widget",
     f"{PACKAGE}.receivers",
     f"{PACKAGE}.tasks",
     f"{PACKAGE}.templatetags",

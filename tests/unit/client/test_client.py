@@ -59,6 +59,8 @@ READS = {
     "iter_live_stream_pages",
     "get_live_stream",
     "get_live_playback_id",
+    "get_live_viewer_count",
+    "get_simulcast",
     "list_signing_keys",
     "iter_signing_keys",
     "get_signing_key",
