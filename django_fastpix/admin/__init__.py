@@ -4,10 +4,21 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from ..models import AccessToken, Media, SigningKey, WebhookEvent, Workspace
+from ..models import (
+    AccessToken,
+    LiveStream,
+    Media,
+    SigningKey,
+    SimulcastTarget,
+    Upload,
+    WebhookEvent,
+    Workspace,
+)
+from .live import LiveStreamAdmin, SimulcastTargetAdmin, SimulcastTargetInline
 from .media import MediaAdmin, PlaybackIdInline
 from .signing_keys import SigningKeyAdmin
 from .tokens import AccessTokenAdmin
+from .uploads import UploadAdmin
 from .webhooks import WebhookEventAdmin
 from .workspaces import WorkspaceAdmin
 
@@ -16,12 +27,19 @@ admin.site.register(AccessToken, AccessTokenAdmin)
 admin.site.register(SigningKey, SigningKeyAdmin)
 admin.site.register(Media, MediaAdmin)
 admin.site.register(WebhookEvent, WebhookEventAdmin)
+admin.site.register(Upload, UploadAdmin)
+admin.site.register(LiveStream, LiveStreamAdmin)
+admin.site.register(SimulcastTarget, SimulcastTargetAdmin)
 
 __all__ = [
     "AccessTokenAdmin",
+    "LiveStreamAdmin",
     "MediaAdmin",
     "PlaybackIdInline",
     "SigningKeyAdmin",
+    "SimulcastTargetAdmin",
+    "SimulcastTargetInline",
+    "UploadAdmin",
     "WebhookEventAdmin",
     "WorkspaceAdmin",
 ]

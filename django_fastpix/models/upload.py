@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from django.conf import settings
 from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
@@ -9,6 +11,9 @@ from django.db import models
 
 from .media import Media
 from .workspace import Workspace
+
+# How long after an upload ended without a media the sweep still looks for one.
+LATE_MEDIA_WINDOW = timedelta(days=1)
 
 
 class UploadStatus(models.TextChoices):
@@ -25,9 +30,15 @@ class UploadQuerySet(models.QuerySet["Upload"]):
     def waiting(self) -> UploadQuerySet:
         return self.filter(status=UploadStatus.WAITING)
 
-    def unlinked(self) -> UploadQuerySet:
-        """Uploads that may still get their media (waiting, or finished locally without it)."""
-        return self.filter(media__isnull=True).exclude(status=UploadStatus.CANCELLED)
+    def sweepable(self, now: datetime) -> UploadQuerySet:
+        """Uploads a sweep looks at: waiting ones, and those that ended without a media in the
+        last day (a late media event still links them); older ones are left alone."""
+        recent = models.Q(finished_at__gte=now - LATE_MEDIA_WINDOW) & ~models.Q(
+            status=UploadStatus.CANCELLED
+        )
+        return self.filter(media__isnull=True).filter(
+            models.Q(status=UploadStatus.WAITING) | recent
+        )
 
 
 class Upload(models.Model):

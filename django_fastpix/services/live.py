@@ -151,11 +151,11 @@ def disable_live_stream(stream: LiveStream, *, by: str = "") -> LiveStream:
 
 
 def finish_live_stream(stream: LiveStream, *, by: str = "") -> LiveStream:
-    """End the broadcast now (active → idle; the recording starts processing)."""
-    if stream.status != LiveStreamStatus.ACTIVE:
-        raise LiveStreamError(
-            f"Live stream {stream.fastpix_id} is {stream.get_status_display().lower()}, not live."
-        )
+    """End the broadcast now (active → idle; the recording starts processing).
+
+    FastPix decides whether the stream is live (it refuses otherwise): the local status may be
+    behind a late webhook.
+    """
     _control(stream, FastPixClient.finish_live_stream, "finish")
     set_status(stream, LiveStreamStatus.IDLE)
     logger.info("Live stream %s finished by %s", stream.fastpix_id, by or "-")
@@ -214,10 +214,13 @@ def set_status(stream: LiveStream, status: LiveStreamStatus, *, occurred_at: Any
         previous = locked.status
         if previous == LiveStreamStatus.DELETED:
             return False
-        if occurred_at is not None and locked.last_event_at and occurred_at < locked.last_event_at:
+        last = locked.last_event_at
+        stale = occurred_at is not None and last is not None and occurred_at < last
+        # Deletion is a fact, not a state: it applies whatever the clocks say.
+        if stale and status != LiveStreamStatus.DELETED:
             return False
         changes: dict[str, Any] = {}
-        if occurred_at is not None:
+        if occurred_at is not None and not stale:
             changes["last_event_at"] = occurred_at
         if previous != status:
             changes.update(status=status, status_changed_at=timezone.now())
@@ -347,25 +350,25 @@ def remove_simulcast_target(target: SimulcastTarget) -> None:
 
 
 def link_recording(media: Media, stream_id: str) -> None:
-    """Mark ``media`` as a recording of the local stream ``stream_id`` (if the site has it)."""
-    stream = LiveStream.objects.filter(
-        workspace_id=media.workspace_id, fastpix_id=stream_id
-    ).first()
-    if stream is not None:
-        Media.objects.filter(pk=media.pk, live_stream__isnull=True).update(live_stream=stream)
-        media.live_stream = stream
+    """Mark ``media`` as a recording of stream ``stream_id`` (a stand-in if not stored yet)."""
+    if len(stream_id) > 64:
+        return
+    stream = _stream_for_event(media.workspace, stream_id)
+    Media.objects.filter(pk=media.pk, live_stream__isnull=True).update(live_stream=stream)
+    media.live_stream = stream
 
 
 def apply_live_event(event: WebhookEvent) -> bool:
     """Apply a ``video.live_stream.*`` event (inside the caller's transaction)."""
     payload = event.payload if isinstance(event.payload, dict) else {}
-    data = payload.get("data") if isinstance(payload.get("data"), dict) else {}
+    member = payload.get("data")
+    data: dict[str, Any] = member if isinstance(member, dict) else {}
     if event.type.startswith(SIMULCAST_EVENT_PREFIX):
         return _apply_simulcast_event(event, data)
     stream_id = str(data.get("streamId") or event.object_id or "")
     if not stream_id or len(stream_id) > 64:
         raise WebhookNotApplicable("Live stream event without a usable stream id.")
-    stream = _stream_for_event(event.workspace, stream_id, data)
+    stream = _stream_for_event(event.workspace, stream_id)
     kind = event.type.removeprefix(LIVE_EVENT_PREFIX)
     if kind == "recording":
         status: LiveStreamStatus | None = LiveStreamStatus.ACTIVE
@@ -375,6 +378,14 @@ def apply_live_event(event: WebhookEvent) -> bool:
         status = LiveStreamStatus.from_fastpix(kind) or LiveStreamStatus.from_fastpix(
             data.get("status")
         )
+    recordings = data.get("mediaIds")
+    if isinstance(recordings, list) and recordings:
+        # Recordings whose own events came before any event of this stream.
+        Media.objects.filter(
+            workspace=event.workspace,
+            fastpix_id__in=[str(m) for m in recordings if m],
+            live_stream__isnull=True,
+        ).update(live_stream=stream)
     playback = data.get("playbackIds")
     if isinstance(playback, list) and playback:
         remote = RemoteLiveStream.from_api({"streamId": stream_id, "playbackIds": playback})
@@ -385,20 +396,20 @@ def apply_live_event(event: WebhookEvent) -> bool:
     return True
 
 
-def _stream_for_event(workspace: Workspace, stream_id: str, data: dict[str, Any]) -> LiveStream:
-    """The local stream, or a stand-in for one made elsewhere (or not stored yet)."""
+def _stream_for_event(workspace: Workspace, stream_id: str) -> LiveStream:
+    """The local stream, or a stand-in for one made elsewhere (or not stored yet).
+
+    A stand-in has no key: stored events carry none (see ``services.webhooks.scrub_secrets``).
+    The request creating the stream completes it; one made in the dashboard keeps its key
+    there.
+    """
     stream = LiveStream.objects.filter(workspace=workspace, fastpix_id=stream_id).first()
     if stream is not None:
         return stream
-    key = data.get("streamKey") if isinstance(data.get("streamKey"), str) else ""
     try:
         with transaction.atomic():
             return LiveStream.objects.create(
-                workspace=workspace,
-                fastpix_id=stream_id,
-                stream_key=key,
-                stream_key_hint=_hint(key),
-                created_by="webhook",
+                workspace=workspace, fastpix_id=stream_id, stream_key="", created_by="webhook"
             )
     except IntegrityError:
         return LiveStream.objects.get(workspace=workspace, fastpix_id=stream_id)
@@ -406,8 +417,9 @@ def _stream_for_event(workspace: Workspace, stream_id: str, data: dict[str, Any]
 
 def _apply_simulcast_event(event: WebhookEvent, data: dict[str, Any]) -> bool:
     # The target is the data itself, or nested in the stream's data as ``simulcastTarget``.
-    nested = data.get("simulcastTarget") if isinstance(data.get("simulcastTarget"), dict) else {}
-    simulcast_id = str(nested.get("simulcastId") or data.get("simulcastId") or "")
+    nested = data.get("simulcastTarget")
+    target_data: dict[str, Any] = nested if isinstance(nested, dict) else data
+    simulcast_id = str(target_data.get("simulcastId") or data.get("simulcastId") or "")
     if not simulcast_id:
         return False
     target = SimulcastTarget.objects.filter(

@@ -114,7 +114,10 @@ def read_upload_context(value: str) -> UploadContext:
         raise UploadContextError("The upload context is not valid.") from None
     if not isinstance(payload, dict):
         raise UploadContextError("The upload context is not valid.")
-    workspace = Workspace.objects.filter(pk=payload.get("w")).first()
+    workspace_pk = payload.get("w")
+    workspace = (
+        Workspace.objects.filter(pk=workspace_pk).first() if isinstance(workspace_pk, int) else None
+    )
     if workspace is None:
         raise UploadContextError("The upload's workspace no longer exists.")
     target = None
@@ -123,7 +126,8 @@ def read_upload_context(value: str) -> UploadContext:
         model = content_type.model_class() if content_type else None
         if model is None:
             raise UploadContextError("The upload's target model no longer exists.")
-        target = model._default_manager.filter(pk=payload.get("o")).first()
+        object_id = payload.get("o")
+        target = model._default_manager.filter(pk=str(object_id)).first() if object_id else None
         if target is None:
             raise UploadContextError("The object this upload is for no longer exists.")
     policy = payload.get("a") if payload.get("a") in ACCESS_POLICIES else "public"
@@ -250,6 +254,7 @@ def _fill_target_field(upload: Upload, media: Media) -> None:
         return
     # An update, not a save: the site's save signals (and a URL source's creation) stay out.
     field = model._meta.get_field(upload.field_name)
+    assert isinstance(field, models.ForeignKey)  # checked by video_field_problem
     model._default_manager.filter(pk=upload.object_id).update(**{field.attname: media.pk})
 
 
@@ -292,7 +297,7 @@ def sweep_uploads(now: datetime | None = None) -> SweepResult:
     """Link uploads whose media arrived unnoticed; time out expired ones (withdrawn in FastPix)."""
     now = now or timezone.now()
     linked = timed_out = 0
-    for upload in Upload.objects.unlinked().select_related("workspace").iterator():
+    for upload in Upload.objects.sweepable(now).select_related("workspace").iterator():
         if link_upload_media(upload):
             linked += 1
             continue

@@ -172,13 +172,39 @@ def receive(workspace: Workspace, body: bytes, given_signature: str | None) -> D
     parsed = parse_envelope(payload)
     if isinstance(parsed, str):
         return Delivery(400, parsed)
-    event, created = store_event(workspace, parsed, payload)
+    event, created = store_event(workspace, parsed, scrub_secrets(payload, parsed.type))
     if not created and event.outcome in (WebhookOutcome.PROCESSED, WebhookOutcome.IGNORED):
         return Delivery(200, "Duplicate delivery; already processed.", event)
     if not process_event(event):
         # Non-2xx: FastPix delivers again, and the stored failure is retried then.
         return Delivery(500, "Processing failed; recorded for retry.", event)
     return Delivery(200, "Processed.", event)
+
+
+# Credentials FastPix puts in event data (a live stream's keys, a simulcast target's key): an
+# event is stored and shown in the admin, so they are blanked before it is stored.
+SECRET_KEYS = frozenset({"streamKey", "srtSecret", "srtPlaybackSecret"})
+REDACTED = "[redacted]"
+
+
+def scrub_secrets(payload: Any, event_type: str = "") -> Any:
+    """``payload`` with every credential replaced by ``[redacted]`` (a copy; nested too).
+
+    An upload event's ``url`` is the signed upload URL, a capability while the upload waits.
+    """
+    hidden = SECRET_KEYS | {"url"} if event_type.startswith("video.media.upload") else SECRET_KEYS
+    return _scrubbed(payload, hidden)
+
+
+def _scrubbed(value: Any, hidden: frozenset[str]) -> Any:
+    if isinstance(value, dict):
+        return {
+            k: (REDACTED if k in hidden and value[k] else _scrubbed(v, hidden))
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_scrubbed(v, hidden) for v in value]
+    return value
 
 
 @dataclass(frozen=True)
@@ -410,6 +436,10 @@ def apply_event(event: WebhookEvent) -> bool:
         # A `deleted` event's data still says what the media was (often "Ready"): linking
         # with that status would store it and send media_ready for a media already gone.
         media = link_remote(media, replace(remote, status="deleted") if deleted else remote)
+    if remote.upload_id and len(remote.upload_id) <= FASTPIX_ID_WIDTH:
+        # Identity, not state: an older event (upload_created after ready) still says which
+        # upload this media came from, which is how the upload finds it.
+        Media.objects.filter(pk=media.pk, upload_id="").update(upload_id=remote.upload_id)
     media = Media.objects.select_for_update().get(pk=media.pk)
     if deleted:
         mark_deleted(media)

@@ -46,6 +46,12 @@ CASES = [
     ["fastpix_sync_media", "--bogus", V],
     ["fastpix_rotate_keys", V],
     ["fastpix_fake_server", "--port", V],
+    ["fastpix_live", V],
+    ["fastpix_live", "simulcast-add", "1", "--url", "rtmps://x/live", "--stream-key", V],
+    ["fastpix_live", "create", "--workspace", "prod", "--reconnect-window", V],
+    ["fastpix_live", "reveal-key", "1", "--user", "ops", V],
+    ["fastpix_uploads", "list", "--status", V],
+    ["fastpix_uploads", V],
 ]
 
 

@@ -33,6 +33,9 @@ COMMANDS = [
     ["fastpix_token", "permissions", "1", "--system", "read_write"],
     ["fastpix_signing_keys", "list"],
     ["fastpix_signing_keys", "prune"],
+    ["fastpix_live", "list"],
+    ["fastpix_uploads", "list"],
+    ["fastpix_uploads", "sweep"],
 ]
 
 

@@ -26,7 +26,9 @@ def make_stream(workspace, *, status=LiveStreamStatus.ACTIVE, policy="public", t
 
 def test_a_public_live_stream_plays_as_live_without_a_token(workspace, fake_api):
     stream = make_stream(workspace)
-    html = render("{% load fastpix %}{% fastpix_player stream %}", {"stream": stream}, get_request())
+    html = render(
+        "{% load fastpix %}{% fastpix_player stream %}", {"stream": stream}, get_request()
+    )
     attrs = player(html)
     assert attrs["playback-id"] == "live-pb-1"
     assert attrs["stream-type"] == "live-stream"
@@ -38,7 +40,9 @@ def test_a_public_live_stream_plays_as_live_without_a_token(workspace, fake_api)
 def test_a_private_live_stream_gets_a_token_for_its_playback_id(workspace, fake_token):
     fake_token(scope=Scope.READ_WRITE, system=Scope.READ_WRITE)
     stream = make_stream(workspace, policy="private")
-    html = render("{% load fastpix %}{% fastpix_player stream %}", {"stream": stream}, get_request())
+    html = render(
+        "{% load fastpix %}{% fastpix_player stream %}", {"stream": stream}, get_request()
+    )
     attrs = player(html)
     assert attrs["stream-type"] == "live-stream"
     _, claims = decode(workspace, attrs["token"], "media:live-pb-1")
@@ -57,13 +61,17 @@ def test_a_private_live_stream_gets_a_token_for_its_playback_id(workspace, fake_
 )
 def test_a_stream_that_is_not_broadcasting_shows_its_state(workspace, fake_api, status):
     stream = make_stream(workspace, status=status)
-    html = render("{% load fastpix %}{% fastpix_player stream %}", {"stream": stream}, get_request())
+    html = render(
+        "{% load fastpix %}{% fastpix_player stream %}", {"stream": stream}, get_request()
+    )
     assert "<fastpix-player" not in html
     assert f'data-fastpix-live-status="{status.value}"' in html
 
 
 def test_a_deleted_stream_is_unavailable(workspace, fake_api):
     stream = make_stream(workspace, status=LiveStreamStatus.DELETED)
-    html = render("{% load fastpix %}{% fastpix_player stream %}", {"stream": stream}, get_request())
+    html = render(
+        "{% load fastpix %}{% fastpix_player stream %}", {"stream": stream}, get_request()
+    )
     assert "<fastpix-player" not in html
     assert "fastpix-player--unavailable" in html
