@@ -367,7 +367,7 @@ class LiveStreamAdmin(WithoutBulkDelete):
                 "title": gettext("Stream key of “%(stream)s”") % {"stream": stream},
                 "stream": stream,
                 "stream_key": key,
-                "srt_secret": "",
+                "srt_secret": stream.srt_secret_value(),
                 "revealed": True,
                 "change_url": change_url,
             },

@@ -131,6 +131,18 @@ class LiveStream(models.Model):
         )
 
 
+    @sensitive_variables()
+    def srt_secret_value(self) -> str:
+        """The decrypted SRT secret ('' if FastPix gave none); fails closed like the key.
+
+        Only for the response that created the stream and for an audited reveal
+        (``services.live.reveal_stream_key`` covers both credentials).
+        """
+        return plaintext(
+            self.srt_secret, f"SRT secret of live stream {self.fastpix_id}", _REVEAL_REMEDY
+        )
+
+
 class SimulcastTarget(models.Model):
     """A platform a live stream is restreamed to; its stream key is a credential too."""
 

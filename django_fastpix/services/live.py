@@ -240,7 +240,11 @@ def set_status(stream: LiveStream, status: LiveStreamStatus, *, occurred_at: Any
 
 @sensitive_variables()
 def reveal_stream_key(stream: LiveStream, user: Any) -> str:
-    """The stream key, for a user allowed to see it; every reveal is recorded."""
+    """The stream key, for a user allowed to see it; every reveal is recorded.
+
+    The reveal covers the SRT secret too (``stream.srt_secret_value()`` after this call): an
+    encoder sending SRT needs both.
+    """
     if (
         user is None
         or not getattr(user, "is_active", False)
@@ -252,7 +256,7 @@ def reveal_stream_key(stream: LiveStream, user: Any) -> str:
     now = timezone.now()
     with transaction.atomic():
         LiveStream.objects.filter(pk=stream.pk).update(key_revealed_at=now, key_revealed_by=by)
-        _audit(stream, user, "Revealed the stream key.")
+        _audit(stream, user, "Revealed the stream key and SRT secret.")
         signals.send_after_commit(
             signals.stream_key_revealed, sender=LiveStream, live_stream=stream, by=by
         )

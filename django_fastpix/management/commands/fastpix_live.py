@@ -260,12 +260,21 @@ class Command(SubcommandCommand):
                 f"User {options['user']!r} may not reveal stream keys: it needs the permission "
                 "django_fastpix.reveal_stream_key (and to be active)."
             ) from None
+        srt_secret = stream.srt_secret_value()
         if options["json"]:
             self.write_json(
-                {"id": stream.pk, "fastpix_id": stream.fastpix_id, "stream_key": key}, indent=None
+                {
+                    "id": stream.pk,
+                    "fastpix_id": stream.fastpix_id,
+                    "stream_key": key,
+                    "srt_secret": srt_secret,
+                },
+                indent=None,
             )
             return
         self.stdout.write(f"Stream key of live stream {stream.pk} ({stream.fastpix_id}): {key}")
+        if srt_secret:
+            self.stdout.write(f"SRT secret: {srt_secret}")
         self.stderr.write(
             self.style.WARNING(
                 f"This reveal is recorded (by {stream.key_revealed_by}). Anyone holding the key "
