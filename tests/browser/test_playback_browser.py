@@ -10,18 +10,9 @@ requests, not the player itself.
 
 from __future__ import annotations
 
-import base64
 import json
-import os
-import secrets
-import socket
-import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -30,29 +21,10 @@ import jwt
 import pytest
 
 from django_fastpix.testing import FakeFastPix
-from tests.processes import ROOT, stop, wait_for
+from tests.browser.site import Site, fake_fastpix, fetch, run_script, run_site
+from tests.processes import wait_for
 
 pytestmark = pytest.mark.browser
-
-EXAMPLE = ROOT / "example_project"
-TOKEN_ID = "tok_playback_e2e_7d1f"
-TOKEN_SECRET = "sk_playback_e2e_" + secrets.token_urlsafe(12)
-
-SEED = """
-import os
-from django_fastpix.models import Workspace
-from django_fastpix.services.tokens import add_token
-from django_fastpix.services.webhooks import rotate_webhook_secret
-ws, _ = Workspace.objects.get_or_create(
-    slug="demo", defaults={"name": "Demo", "environment": "development"}
-)
-add_token(
-    workspace=ws, name="browser e2e", token_id=os.environ["E2E_TOKEN_ID"],
-    secret_key=os.environ["E2E_TOKEN_SECRET"], scope="read_write",
-    system_scope="read_write", verified=True,
-)
-rotate_webhook_secret(ws, os.environ["E2E_WEBHOOK_SECRET"])
-"""
 
 CREATE_LESSONS = """
 import json, os
@@ -70,87 +42,13 @@ key = SigningKey.objects.get(status="active")
 print("E2E_JSON=" + json.dumps({"kid": key.fastpix_id, "pem": key.private_key_pem()}))
 """
 
-# fetch() from the page itself: the browser's origin, CORS and all.
-FETCH = """
-const url = arguments[0], done = arguments[arguments.length - 1];
-fetch(url, {cache: "no-store"}).then(async (r) => {
-  const buf = new Uint8Array(await r.arrayBuffer());
-  const type = r.headers.get("content-type") || "";
-  done({
-    status: r.status,
-    type: type,
-    head: Array.from(buf.slice(0, 8)),
-    text: type.startsWith("image/") ? "" : new TextDecoder().decode(buf).slice(0, 2000),
-  });
-}).catch((e) => done({status: -1, error: String(e)}));
-"""
-
 PNG = [0x89, 0x50, 0x4E, 0x47]
 JPEG = [0xFF, 0xD8, 0xFF]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def tail(path: Path, lines: int = 40) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no output)"
-
-
-@dataclass
-class Site:
-    url: str
-    port: int
-    env: dict[str, str]
-    log: Path
-    proc: subprocess.Popen[bytes] | None = None
-
-    def manage(self, *args: str, **extra: str) -> str:
-        """Run `example_project/manage.py ...` (``extra``: more env); fail with its stderr."""
-        result = subprocess.run(
-            [sys.executable, "manage.py", *args],
-            cwd=EXAMPLE,
-            env={**self.env, **extra},
-            capture_output=True,
-            text=True,
-            timeout=90,
-        )
-        if result.returncode != 0:
-            pytest.fail(
-                f"manage.py {args[0]} failed ({result.returncode}):\n"
-                f"{result.stderr[-3000:]}\n{self.server_tail()}",
-                pytrace=False,
-            )
-        return result.stdout
-
-    def shell_json(self, code: str, **extra: str) -> Any:
-        out = self.manage("shell", "-c", code, **extra)
-        line = next((ln for ln in out.splitlines() if ln.startswith("E2E_JSON=")), None)
-        assert line is not None, f"no result from manage.py shell:\n{out}"
-        return json.loads(line.removeprefix("E2E_JSON="))
-
-    def server_tail(self) -> str:
-        return f"--- runserver output (tail) ---\n{tail(self.log)}"
-
-    def get(self, path: str) -> tuple[int, str]:
-        try:
-            with urllib.request.urlopen(self.url + path, timeout=10) as response:
-                return int(response.status), response.read().decode()
-        except urllib.error.HTTPError as exc:
-            return exc.code, exc.read().decode(errors="replace")
-        except OSError:
-            return 0, ""
-
-
 @pytest.fixture
 def fake() -> Iterator[FakeFastPix]:
-    with FakeFastPix(processing_delay=0.3) as server:
-        server.add_token(TOKEN_ID, TOKEN_SECRET, "read_write", "ws-default", system="read_write")
+    with fake_fastpix(processing_delay=0.3) as server:
         server.fail_inputs_matching("broken")
         yield server
 
@@ -158,71 +56,8 @@ def fake() -> Iterator[FakeFastPix]:
 @pytest.fixture
 def site(fake: FakeFastPix, tmp_path: Path) -> Iterator[Site]:
     """The example site on a fresh SQLite database, wired to the fake, serving on a free port."""
-    from cryptography.fernet import Fernet
-
-    port = free_port()
-    webhook_secret = base64.b64encode(secrets.token_bytes(32)).decode()
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("FASTPIX_", "DJANGO_")) and key != "TASK_BACKEND"
-    }
-    env.update(
-        DJANGO_SETTINGS_MODULE="example_project.settings",
-        DATABASE_URL=f"sqlite:///{tmp_path / 'site.sqlite3'}",
-        FIELD_ENCRYPTION_KEY=Fernet.generate_key().decode(),
-        SECRET_KEY=secrets.token_urlsafe(32),
-        DEBUG="true",
-        ALLOWED_HOSTS="127.0.0.1,localhost",
-        FASTPIX_API_BASE_URL=fake.base_url,
-        FASTPIX_STREAM_BASE_URL=fake.stream_base_url,
-        FASTPIX_IMAGE_BASE_URL=fake.image_base_url,
-        # The real player package is not available offline: the fake answers 404 at once.
-        FASTPIX_PLAYER_SCRIPT_URL=fake.origin + "/player/fastpix-player.js",
-        FASTPIX_WORKSPACE="demo",
-        PYTHONUNBUFFERED="1",
-    )
-    site = Site(f"http://127.0.0.1:{port}", port, env, tmp_path / "runserver.log")
-    site.manage("migrate", "--noinput")
-    site.manage(
-        "shell",
-        "-c",
-        SEED,
-        E2E_TOKEN_ID=TOKEN_ID,
-        E2E_TOKEN_SECRET=TOKEN_SECRET,
-        E2E_WEBHOOK_SECRET=webhook_secret,
-    )
-    fake.set_webhook("ws-default", f"{site.url}/fastpix/webhooks/demo/", webhook_secret)
-    with site.log.open("wb") as log:
-        site.proc = subprocess.Popen(
-            [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
-            cwd=EXAMPLE,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        up = wait_for(
-            lambda: (
-                site.proc is not None and (site.proc.poll() is not None or site.get("/")[0] == 200)
-            ),
-            timeout=30,
-            interval=0.2,
-        )
-        if not up or site.proc.poll() is not None:
-            pytest.fail(f"The example site did not start.\n{site.server_tail()}", pytrace=False)
-        yield site
-    finally:
-        stop([site.proc])
-
-
-def fetch(driver: Any, url: str) -> dict[str, Any]:
-    result: dict[str, Any] = driver.execute_async_script(FETCH, url)
-    return result
-
-
-def run_script(driver: Any, script: str) -> Any:
-    return driver.execute_script(script)
+    with run_site(fake, tmp_path) as running:
+        yield running
 
 
 def playback_id_of(fake: FakeFastPix, lesson_pk: int, policy: str) -> str:

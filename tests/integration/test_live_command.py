@@ -88,7 +88,10 @@ def test_reveal_key_checks_the_permission_and_is_audited(stream, django_user_mod
     stream.refresh_from_db()
     assert stream.key_revealed_by == "plain" and stream.key_revealed_at
     entry = LogEntry.objects.get()
-    assert entry.user == plain and entry.get_change_message() == "Revealed the stream key and SRT secret."
+    assert (
+        entry.user == plain
+        and entry.get_change_message() == "Revealed the stream key and SRT secret."
+    )
     data = json.loads(live("reveal-key", str(stream.pk), "--user", "plain", "--json"))
     assert data["stream_key"] == secrets[0]
     assert "plain" in live("show", str(stream.pk))

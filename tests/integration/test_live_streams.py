@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -18,27 +16,11 @@ from django_fastpix.exceptions import FastPixError, LiveStreamError, NoUsableTok
 from django_fastpix.models import LiveStream, LiveStreamStatus, SimulcastTarget
 from django_fastpix.services import live
 from django_fastpix.services.tokens import revoke_token
+from tests.testapp.events import capture
 
 pytestmark = pytest.mark.django_db
 
 SIMULCAST_KEY = "live_sk_9f8e7d6c5b4a39281706f5e4d3c2b1a0"
-
-
-@contextmanager
-def capture(*names: str) -> Iterator[list[tuple[str, dict[str, Any]]]]:
-    sent: list[tuple[str, dict[str, Any]]] = []
-    for name in names:
-
-        def receiver(sender: Any, name: str = name, **kwargs: Any) -> None:
-            kwargs.pop("signal", None)
-            sent.append((name, kwargs))
-
-        getattr(signals, name).connect(receiver, weak=False, dispatch_uid=f"test-live-{name}")
-    try:
-        yield sent
-    finally:
-        for name in names:
-            getattr(signals, name).disconnect(dispatch_uid=f"test-live-{name}")
 
 
 def raw_column(model, pk: int, column: str) -> str:

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -18,7 +16,6 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from django_fastpix import signals
 from django_fastpix.client import FastPixClient
 from django_fastpix.models import (
     LiveStream,
@@ -30,8 +27,8 @@ from django_fastpix.models import (
     WebhookOutcome,
 )
 from django_fastpix.services import api, live, webhooks
-from django_fastpix.testing.webhooks import sign
 from tests.processes import wait_for
+from tests.testapp.events import capture, deliver_signed
 
 pytestmark = pytest.mark.django_db
 
@@ -46,28 +43,8 @@ def hooked(workspace):
     return workspace
 
 
-@contextmanager
-def capture(*names: str) -> Iterator[list[tuple[str, dict[str, Any]]]]:
-    sent: list[tuple[str, dict[str, Any]]] = []
-    for name in names:
-
-        def receiver(sender: Any, name: str = name, **kwargs: Any) -> None:
-            kwargs.pop("signal", None)
-            sent.append((name, kwargs))
-
-        getattr(signals, name).connect(receiver, weak=False, dispatch_uid=f"test-livewh-{name}")
-    try:
-        yield sent
-    finally:
-        for name in names:
-            getattr(signals, name).disconnect(dispatch_uid=f"test-livewh-{name}")
-
-
 def deliver(ws, body: bytes) -> webhooks.Delivery:
-    ws.refresh_from_db()
-    delivery = webhooks.receive(ws, body, sign(body, SECRET))
-    assert delivery.status == 200, delivery.detail
-    return delivery
+    return deliver_signed(ws, body, SECRET)
 
 
 def live_events(fake, stream_id: str) -> list[dict[str, Any]]:

@@ -9,10 +9,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
-from typing import Any
 
 import pytest
 import requests
@@ -21,7 +18,6 @@ from django.db import connection, transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from django_fastpix import signals
 from django_fastpix.client import FastPixClient
 from django_fastpix.models import (
     Media,
@@ -39,8 +35,8 @@ from django_fastpix.services.uploads import (
     sweep_uploads,
     upload_context,
 )
-from django_fastpix.testing.webhooks import sign
 from tests.processes import wait_for
+from tests.testapp.events import capture, deliver_signed
 from tests.testapp.models import Lesson
 
 pytestmark = pytest.mark.django_db
@@ -55,30 +51,8 @@ def hooked(workspace):
     return workspace
 
 
-@contextmanager
-def capture(*names: str) -> Iterator[list[tuple[str, dict[str, Any]]]]:
-    """Record every send of the named django_fastpix signals (from any thread)."""
-    sent: list[tuple[str, dict[str, Any]]] = []
-    for name in names:
-
-        def receiver(sender: Any, name: str = name, **kwargs: Any) -> None:
-            kwargs.pop("signal", None)
-            sent.append((name, kwargs))
-
-        getattr(signals, name).connect(receiver, weak=False, dispatch_uid=f"test-upwh-{name}")
-    try:
-        yield sent
-    finally:
-        for name in names:
-            getattr(signals, name).disconnect(dispatch_uid=f"test-upwh-{name}")
-
-
 def deliver(ws, body: bytes) -> webhooks.Delivery:
-    """One signed delivery through the service, as the webhook view hands it over."""
-    ws.refresh_from_db()
-    delivery = webhooks.receive(ws, body, sign(body, SECRET))
-    assert delivery.status == 200, delivery.detail
-    return delivery
+    return deliver_signed(ws, body, SECRET)
 
 
 def bodies_for(fake, upload_id: str) -> dict[str, bytes]:

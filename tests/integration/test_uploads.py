@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -14,7 +12,6 @@ from django.core import signing
 from django.db import connection
 from django.utils import timezone
 
-from django_fastpix import signals
 from django_fastpix.client import FastPixClient
 from django_fastpix.exceptions import (
     FastPixError,
@@ -34,29 +31,10 @@ from django_fastpix.services.uploads import (
     sweep_uploads,
     upload_context,
 )
+from tests.testapp.events import capture
 from tests.testapp.models import Lesson
 
 pytestmark = pytest.mark.django_db
-
-
-@contextmanager
-def capture(*names: str) -> Iterator[list[tuple[str, dict[str, Any]]]]:
-    """Record every send of the named django_fastpix signals: (name, kwargs)."""
-    sent: list[tuple[str, dict[str, Any]]] = []
-    receivers = []
-    for name in names:
-
-        def receiver(sender: Any, name: str = name, **kwargs: Any) -> None:
-            kwargs.pop("signal", None)
-            sent.append((name, kwargs))
-
-        receivers.append((name, receiver))
-        getattr(signals, name).connect(receiver, weak=False, dispatch_uid=f"test-uploads-{name}")
-    try:
-        yield sent
-    finally:
-        for name, _ in receivers:
-            getattr(signals, name).disconnect(dispatch_uid=f"test-uploads-{name}")
 
 
 def context_for(workspace, **kwargs: Any):
