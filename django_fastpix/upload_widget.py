@@ -32,6 +32,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import models
 from django.urls import reverse
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext
 
 from .conf import fastpix_settings
 from .models import Workspace
@@ -156,8 +157,9 @@ class UploadWidget(forms.Widget):
             )
         signed = self.signed_context()
         widget["upload_context"] = signed
+        widget["bound"] = bool(signed and self.field_name and self.target is not None)
         widget["create_url"] = reverse("django_fastpix:upload-create")
-        widget["unavailable"] = "" if signed else "Uploads are not available here yet."
+        widget["unavailable"] = "" if signed else gettext("Uploads are not available here yet.")
         widget["file_id"] = self.id_for_label(widget["attrs"].get("id", ""))
         widget["accept"] = self.accept
         widget["csrf_cookie_name"] = settings.CSRF_COOKIE_NAME

@@ -141,6 +141,8 @@ def test_bind_targets_a_saved_instance(workspace, other_workspace):
     context = read_upload_context(root(str(form["video"]))["data-context"])
     assert context.workspace == other_workspace and context.target == lesson
     assert context.field_name == "video" and context.access_policy == "private"
+    # upload.js tells the user the object already holds the video (no save needed).
+    assert "data-bound" in root(str(form["video"]))
     # Another form instance is not affected (widgets are copied per form).
     assert read_upload_context(root(str(LessonForm()["video"]))["data-context"]).workspace == (
         workspace
@@ -163,8 +165,10 @@ def test_bind_on_an_unsaved_instance_has_no_target_and_replaces_another_widget(w
     form = PlainForm(instance=Lesson(title="draft"))
     widget = bind_upload_widget(form, "video", workspace=pick)
     assert isinstance(widget, UploadWidget)
-    context = read_upload_context(root(str(form["video"]))["data-context"])
+    rendered = root(str(form["video"]))
+    context = read_upload_context(rendered["data-context"])
     assert context.workspace == workspace and context.target is None and context.field_name == ""
+    assert "data-bound" not in rendered  # the form's save keeps the video
     assert seen == [form.instance]
 
 

@@ -389,7 +389,12 @@
     } else if (data.media_status === "failed") {
       this.say("Uploaded, but FastPix could not process the video.");
     } else {
-      this.say("Uploaded — processing. Save the form to keep this video.");
+      // Bound to a saved object, the app fills its field itself when FastPix reports the media.
+      this.say(
+        this.root.hasAttribute("data-bound")
+          ? "Uploaded — processing. It is already saved with this object."
+          : "Uploaded — processing. Save the form to keep this video."
+      );
     }
     this.emit("fastpix:upload-linked", { upload: data.upload, media: data.media });
   };
