@@ -60,6 +60,13 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 USE_TZ = True
 STATIC_URL = "static/"
+# The example site's own sign-in page (editors upload videos on the lesson pages).
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "lesson-list"
+LOGOUT_REDIRECT_URL = "lesson-list"
+
+# The FastPix workspace (its slug) the lessons' videos and the browser uploads go to.
+VIDEOS_WORKSPACE = env.str("FASTPIX_WORKSPACE", default="demo")
 
 # A Fernet key, or a comma-separated list (the first encrypts, all decrypt).
 FIELD_ENCRYPTION_KEY = env.list("FIELD_ENCRYPTION_KEY")
@@ -78,7 +85,7 @@ FASTPIX = {
     "MEDIA_SOURCES": {
         "videos.Lesson": {
             "url_field": "video_url",
-            "workspace": env.str("FASTPIX_WORKSPACE", default="demo"),
+            "workspace": VIDEOS_WORKSPACE,
             "title": "title",
             # A private lesson's video gets a private playback id: played with signed tokens.
             "access_policy": "videos.fastpix_hooks.lesson_access_policy",
@@ -89,6 +96,8 @@ FASTPIX = {
     },
     # Site-specific creation behaviour (videos/fastpix_hooks.py).
     "ADAPTER": "videos.fastpix_hooks.LessonAdapter",
+    # Browser uploads send the file in chunks of this many KB (a multiple of 256, >= 5120).
+    "UPLOAD_CHUNK_SIZE_KB": env.int("FASTPIX_UPLOAD_CHUNK_SIZE_KB", default=16384),
 }
 
 # The Django Tasks API: in-process by default; point it at a real queue to scale out.

@@ -1,4 +1,5 @@
-"""demo: the token store and a lesson's video going through FastPix (the bundled fake)."""
+"""demo: the token store, a lesson's video, a browser upload and a live stream going through
+FastPix (the bundled fake)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, make_server
 
@@ -16,15 +18,41 @@ from django.core.handlers.wsgi import WSGIHandler
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.db import connection
+from django.template import Context, Template
 from django.urls import reverse
 
 from django_fastpix.client import FastPixClient
-from django_fastpix.models import AccessToken, Media, MediaStatus, SigningKey, Workspace
+from django_fastpix.models import (
+    AccessToken,
+    LiveStream,
+    LiveStreamStatus,
+    Media,
+    MediaStatus,
+    SigningKey,
+    Upload,
+    Workspace,
+)
 from django_fastpix.services import api
+from django_fastpix.services.live import create_live_stream, ingest_urls
 from django_fastpix.services.tokens import add_token, revoke_token
+from django_fastpix.services.uploads import UploadContext, start_upload
 from django_fastpix.services.webhooks import rotate_webhook_secret
 from django_fastpix.testing import FakeFastPix
 from videos.models import Lesson
+
+
+def _wait(predicate: Callable[[], bool], timeout: float = 20) -> bool:
+    deadline = time.monotonic() + timeout
+    while not predicate() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return predicate()
+
+
+def _element(html: str, tag: str, secret: str = "") -> str:
+    """The opening tag ``<tag ...>`` of ``html``, a long ``secret`` in it elided."""
+    start = html.index(f"<{tag}")
+    element = html[start : html.index(">", start) + 1]
+    return element.replace(secret, secret[:16] + "…") if secret else element
 
 
 def _status(url: str) -> int:
@@ -145,8 +173,10 @@ class Command(BaseCommand):
             server.shutdown()
             return
         self.private_playback(workspace, fake)
+        self.browser_upload(workspace)
+        self.live_stream(workspace, fake)
         server.shutdown()
-        self.say(self.style.SUCCESS("Done: the lessons' videos are ready to play."))
+        self.say(self.style.SUCCESS("Done: the lessons' videos play, the live stream went live."))
 
     def private_playback(self, workspace: Workspace, fake: FakeFastPix) -> None:
         lesson = Lesson.objects.create(
@@ -178,3 +208,68 @@ class Command(BaseCommand):
         self.say(f"   playlist with the page's token: {_status(playlist)}")
         self.say(f"   playlist without a token:       {_status(unsigned)}")
         self.say(f"   with a tampered token:          {_status(playlist[:-3] + 'xyz')}")
+
+    def browser_upload(self, workspace: Workspace) -> None:
+        """What the lesson page's upload widget does in a browser, in three lines."""
+        import requests
+
+        lesson = Lesson.objects.create(title="Uploaded from a browser")
+        context = UploadContext(workspace, target=lesson, field_name="video")
+        started = start_upload(context, filename="intro.mp4", size=2048)
+        self.heading(
+            "14. start_upload: FastPix hands out a signed upload URL (given to the browser"
+        )
+        self.say("    once, never stored or logged); the Upload row remembers what it is for:")
+        self.say(f"   {started.upload!r} -> lesson {lesson.pk}.video")
+        # The browser's part: here one PUT with the whole file (the widget sends chunks).
+        response = requests.put(started.url, data=b"\x00" * 2048, timeout=10)
+        self.say(f"   PUT 2048 bytes to the signed URL: HTTP {response.status_code}")
+        upload = Upload.objects.get(pk=started.upload.pk)
+
+        def linked() -> bool:
+            upload.refresh_from_db()
+            lesson.refresh_from_db()
+            return bool(lesson.video_id and upload.media_id)
+
+        _wait(linked)
+        self.heading("15. The upload's webhooks linked the media to the lesson:")
+        self.say(f"   upload {upload.fastpix_id}: {upload.status}, media {upload.media_id}")
+        self.say(f"   lesson.video = {lesson.video!r}")
+
+    def live_stream(self, workspace: Workspace, fake: FakeFastPix) -> None:
+        stream = create_live_stream(
+            workspace, title="Demo keynote", access_policy="private", by="demo"
+        )
+        self.heading("16. create_live_stream: a private live stream. Its key, shown this once:")
+        self.say(f"   stream key {stream.stream_key}")
+        self.say(f"   ingest     {ingest_urls()['rtmps']}")
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT stream_key FROM {LiveStream._meta.db_table} WHERE id = %s", [stream.pk]
+            )
+            raw = cursor.fetchone()[0]
+        hint = stream.stream_key_hint
+        self.say(f"   stored as  {raw[:40]}… (Fernet); afterwards only the hint …{hint}")
+        self.say(
+            "   (the admin shows it once too; later only an audited, permission-checked reveal)"
+        )
+        player = Template("{% load fastpix %}{% fastpix_player stream %}")
+
+        def render() -> str:
+            stream.refresh_from_db()
+            return player.render(Context({"stream": stream}))
+
+        self.heading("17. {% fastpix_player stream %} before the broadcast:")
+        self.say("   " + _element(render(), "div"))
+        fake.connect_encoder(stream.fastpix_id)
+        _wait(lambda: render() and stream.status == LiveStreamStatus.ACTIVE)
+        self.heading("18. The encoder connected (the fake's simulation); webhooks made it active:")
+        html = render()
+        token = html.split('token="', 1)[1].split('"', 1)[0] if 'token="' in html else ""
+        self.say(f"   status {stream.status}")
+        self.say("   " + _element(html, "fastpix-player", token))
+        fake.disconnect_encoder(stream.fastpix_id)
+        _wait(lambda: render() and stream.status == LiveStreamStatus.DISCONNECTED)
+        self.heading("19. The encoder dropped:")
+        self.say("   " + _element(render(), "div"))
+        self.say("   The example site's /live/<pk>/ page shows the same and refreshes by itself.")
