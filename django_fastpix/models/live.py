@@ -130,7 +130,6 @@ class LiveStream(models.Model):
             self.stream_key, f"stream key of live stream {self.fastpix_id}", _REVEAL_REMEDY
         )
 
-
     @sensitive_variables()
     def srt_secret_value(self) -> str:
         """The decrypted SRT secret ('' if FastPix gave none); fails closed like the key.
