@@ -510,3 +510,52 @@ def check_webhook_route(app_configs: Any = None, **kwargs: Any) -> list[checks.C
             id="fastpix.W004",
         )
     ]
+
+
+# Caches that live in one process: limits kept there are not shared by the workers.
+PER_PROCESS_CACHES = (
+    "django.core.cache.backends.locmem.LocMemCache",
+    "django.core.cache.backends.dummy.DummyCache",
+)
+
+
+@checks.register()
+def check_limits_store(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """fastpix.E012: LIMITS_STORE is known, LIMITS_CACHE an alias; fastpix.W006: a shared cache."""
+    from .conf import fastpix_settings
+
+    try:
+        store = str(fastpix_settings.LIMITS_STORE)
+        alias = str(fastpix_settings.LIMITS_CACHE)
+    except ImproperlyConfigured:
+        return []  # E003 says why
+    if store not in ("database", "cache"):
+        return [
+            checks.Error(
+                f"FASTPIX['LIMITS_STORE'] is {store!r}; it must be 'database' or 'cache'.",
+                id="fastpix.E012",
+            )
+        ]
+    if store != "cache":
+        return []
+    caches = getattr(settings, "CACHES", None) or {"default": {"BACKEND": PER_PROCESS_CACHES[0]}}
+    if alias not in caches:
+        return [
+            checks.Error(
+                f"FASTPIX['LIMITS_CACHE'] is {alias!r}, which is not an alias of CACHES.",
+                id="fastpix.E012",
+            )
+        ]
+    backend = str(caches[alias].get("BACKEND", ""))
+    if backend in PER_PROCESS_CACHES:
+        return [
+            checks.Warning(
+                f"FASTPIX['LIMITS_STORE'] is 'cache' on CACHES[{alias!r}] ({backend}), which "
+                "each process keeps to itself: a 429 pause or an open circuit seen by one "
+                "worker does not hold the others.",
+                hint="Point FASTPIX['LIMITS_CACHE'] at a shared cache (Redis, Memcached), or "
+                "use FASTPIX['LIMITS_STORE'] = 'database'.",
+                id="fastpix.W006",
+            )
+        ]
+    return []

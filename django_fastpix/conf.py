@@ -80,6 +80,19 @@ DEFAULTS: dict[str, Any] = {
     # Ingest endpoints shown to operators; FastPix's API does not return them.
     "LIVE_RTMPS_URL": "rtmps://live.fastpix.com:443/live",
     "LIVE_SRT_URL": "srt://live.fastpix.com:778",
+    # Where the per-workspace limits (a 429 pause, the circuit breaker) live, seen by every
+    # process: "database" (a row per workspace in the app's tables) or "cache" (the cache alias
+    # LIMITS_CACHE; it must be shared by all workers: Redis or Memcached, not LocMemCache).
+    "LIMITS_STORE": "database",
+    "LIMITS_CACHE": "default",
+    # A 429 pauses the workspace's calls in every process for its Retry-After (1 s without
+    # one), at most this many seconds.
+    "RATE_LIMIT_PAUSE_MAX": 300.0,
+    # This many calls in a row failing with 5xx, a timeout or a connection error open the
+    # workspace's circuit: calls are refused without a request for COOLDOWN seconds, then one
+    # probe call goes through (its success closes the circuit, its failure reopens it).
+    "CIRCUIT_FAILURE_THRESHOLD": 5,
+    "CIRCUIT_COOLDOWN_SECONDS": 30.0,
 }
 
 

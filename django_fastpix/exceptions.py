@@ -187,6 +187,25 @@ class RateLimitedError(FastPixAPIError):
     status = 429
 
 
+class WorkspaceLimitedError(RateLimitedError):
+    """No request was made: the workspace is paused after a 429 (seen by any process) or its
+    circuit is open after repeated failures. Transient: try again after ``retry_after``.
+    ``status`` stays 429 (what a caller handling rate limits expects); FastPix sent nothing."""
+
+    def __init__(self, workspace: str, state: str, retry_after: float, detail: str = "") -> None:
+        self.workspace = workspace
+        self.state = state  # "paused", "circuit open" or "probing"
+        super().__init__(
+            f"FastPix calls for workspace {workspace!r} are held locally ({state}"
+            f"{': ' + detail if detail else ''}); no request was made. "
+            f"Try again in {retry_after:.1f}s.",
+            retry_after=retry_after,
+        )
+
+    def __str__(self) -> str:
+        return self.message
+
+
 class ServerError(FastPixAPIError):
     """5xx: FastPix failed; says nothing about the token."""
 

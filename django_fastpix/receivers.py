@@ -7,21 +7,35 @@ from functools import partial
 from typing import Any
 
 from django.db import models, transaction
-from django.db.models.signals import post_delete, post_save
+from django.db.models.signals import post_delete, post_init, post_save, pre_save
 
 from . import signals
+from .adapter import FastPixAdapter, get_adapter
 from .models import AccessToken
 from .services.media import queue_deletion, requeue_pending
 from .services.sources import media_for_saved_source, media_of
-from .sources import media_sources, source_for
+from .sources import MediaSource, media_sources, source_for
 
 logger = logging.getLogger(__name__)
 
 
+# On a source instance: (url field, its value) as loaded or last saved.
+SAVED_URL = "_fastpix_saved_url"
+# Model -> the url field whose value post_init records (set when the receivers connect).
+_URL_FIELDS: dict[type[models.Model], str] = {}
+
+
 def connect_sources() -> None:
     """Connect the receivers to every configured source model (idempotent: dispatch_uid)."""
-    for model in media_sources():
+    for model, source in media_sources().items():
         label = model._meta.label_lower
+        _URL_FIELDS[model] = source.url_field
+        post_init.connect(
+            source_loaded, sender=model, dispatch_uid=f"django_fastpix.source_loaded.{label}"
+        )
+        pre_save.connect(
+            source_saving, sender=model, dispatch_uid=f"django_fastpix.source_saving.{label}"
+        )
         post_save.connect(
             source_saved, sender=model, dispatch_uid=f"django_fastpix.source_saved.{label}"
         )
@@ -30,8 +44,25 @@ def connect_sources() -> None:
         )
 
 
+def source_loaded(sender: type[models.Model], instance: models.Model, **kwargs: Any) -> None:
+    """Remember the URL an instance starts with: saving it unchanged then costs no query."""
+    name = _URL_FIELDS.get(sender)
+    if name is not None and name in instance.__dict__:  # not a deferred field
+        instance.__dict__[SAVED_URL] = (name, instance.__dict__[name])
+
+
+def source_saving(sender: type[models.Model], instance: models.Model, **kwargs: Any) -> None:
+    """An instance built in code (not loaded) says nothing about the row it may overwrite."""
+    if instance._state.adding:
+        instance.__dict__.pop(SAVED_URL, None)
+
+
 def source_saved(
-    sender: type[models.Model], instance: models.Model, raw: bool = False, **kwargs: Any
+    sender: type[models.Model],
+    instance: models.Model,
+    created: bool = False,
+    raw: bool = False,
+    **kwargs: Any,
 ) -> None:
     """Queue a FastPix media when the URL is new; never call FastPix inside the save."""
     if raw:  # loaddata: fixtures describe state, they don't ask for new media
@@ -39,17 +70,41 @@ def source_saved(
     source = source_for(sender)
     if source is None:
         return
+    if not created and _unchanged(source, instance):
+        return
     try:
-        # A savepoint: whatever fails here is undone alone, and the site's save goes on.
-        with transaction.atomic():
-            media_for_saved_source(source, instance)
+        # Whatever fails in there is undone alone (a savepoint), and the site's save goes on.
+        media_for_saved_source(source, instance, new=created)
     except Exception:
+        instance.__dict__.pop(SAVED_URL, None)  # the next save looks again
         logger.exception(
             "Could not record a FastPix media for %s #%s; the object is saved. "
             "`manage.py fastpix_doctor` lists such objects, `fastpix_media recover` retries.",
             sender._meta.label,
             instance.pk,
         )
+    else:
+        instance.__dict__[SAVED_URL] = (source.url_field, getattr(instance, source.url_field))
+
+
+def _unchanged(source: MediaSource, instance: models.Model) -> bool:
+    """Whether this save needs nothing, known without a query.
+
+    The URL is the one the instance was loaded with (or last saved with), and its media is
+    known to exist (the video field points at one) or could only be missing through a failure
+    that recovery repairs: only an adapter's ``should_create`` can turn an unchanged URL into a
+    media to create now (a draft published), so such an adapter costs the look-up.
+    """
+    saved = instance.__dict__.get(SAVED_URL)
+    if saved is None or saved != (source.url_field, getattr(instance, source.url_field)):
+        return False
+    if not source.url_of(instance):
+        return True
+    if source.video_field:
+        field = instance._meta.get_field(source.video_field)
+        if getattr(instance, field.attname, None) is not None:  # type: ignore[union-attr]
+            return True
+    return type(get_adapter()).should_create is FastPixAdapter.should_create
 
 
 def source_deleted(sender: type[models.Model], instance: models.Model, **kwargs: Any) -> None:

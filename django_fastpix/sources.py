@@ -101,9 +101,37 @@ def media_sources() -> dict[type[models.Model], MediaSource]:
 
     An invalid entry is skipped with an error logged, never raised: this runs at start-up
     and in every save of a source model, and a typo in one entry must neither stop the site
-    nor fail its saves. The system checks (fastpix.E005 to E008) name every problem.
+    nor fail its saves. The system checks (fastpix.E005 to E008) name every problem. The
+    parse is kept while the setting is the same dict with the same contents (a save must not
+    pay for importing the callables again); any other value is parsed (and logged) afresh.
     """
     configured = fastpix_settings.MEDIA_SOURCES or {}
+    cached = _parsed.get(id(configured))
+    if cached is not None and cached[0] is configured and cached[1] == _snapshot(configured):
+        return dict(cached[2])
+    sources = _parse_sources(configured)
+    _remember_parse(configured, sources)
+    return dict(sources)
+
+
+# id(setting's dict) -> (that dict, held so that its id is not reused; a copy of its contents
+# then; the sources parsed from it). A few entries: tests and benchmarks switch settings.
+_parsed: dict[int, tuple[Any, Any, dict[type[models.Model], MediaSource]]] = {}
+
+
+def _snapshot(configured: Any) -> Any:
+    if not isinstance(configured, dict):
+        return configured
+    return {k: dict(v) if isinstance(v, dict) else v for k, v in configured.items()}
+
+
+def _remember_parse(configured: Any, sources: dict[type[models.Model], MediaSource]) -> None:
+    if len(_parsed) >= 8:
+        _parsed.clear()
+    _parsed[id(configured)] = (configured, _snapshot(configured), sources)
+
+
+def _parse_sources(configured: Any) -> dict[type[models.Model], MediaSource]:
     sources: dict[type[models.Model], MediaSource] = {}
     for label, options in configured.items():
         try:

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import get_object_or_404
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_POST
 
 from .conf import fastpix_settings
-from .models import Workspace
-from .services.webhooks import SIGNATURE_HEADER, receive
+from .services.webhooks import SIGNATURE_HEADER, receive_at
 
 
 @csrf_exempt  # FastPix signs its deliveries; there is no session or form to protect
@@ -18,7 +16,6 @@ from .services.webhooks import SIGNATURE_HEADER, receive
 @sensitive_variables("result")
 def webhook(request: HttpRequest, workspace: str) -> HttpResponse:
     """Receive one FastPix delivery for ``workspace`` (a slug)."""
-    ws = get_object_or_404(Workspace, slug=workspace)
     limit = int(fastpix_settings.WEBHOOK_MAX_BODY_BYTES)
     declared = request.META.get("CONTENT_LENGTH") or "0"
     if declared.isdigit() and int(declared) > limit:
@@ -28,5 +25,8 @@ def webhook(request: HttpRequest, workspace: str) -> HttpResponse:
     body = request.read(limit + 1)
     if len(body) > limit:
         return JsonResponse({"detail": "Body too large."}, status=413)
-    result = receive(ws, body, request.headers.get(SIGNATURE_HEADER))
+    # One query finds the workspace (and whether this event is already done).
+    result = receive_at(workspace, body, request.headers.get(SIGNATURE_HEADER))
+    if result is None:
+        raise Http404("No FastPix workspace has this slug.")
     return JsonResponse({"detail": result.detail}, status=result.status)

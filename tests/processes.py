@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -34,17 +37,65 @@ def start_db_worker(
     command = [sys.executable, "-m", "django", "db_worker", "--backend", backend]
     command += ["--interval", str(interval), "--no-startup-delay", "--no-reload"]
     command += ["--worker-id", worker_id]
-    return subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=stderr)
+    return _spawn(command, env, stderr)
+
+
+def start_rq_worker(
+    name: str,
+    env: dict[str, str],
+    *,
+    queue: str = "default",
+    stderr: int | IO[bytes] = subprocess.PIPE,
+    worker_class: str | None = None,
+) -> subprocess.Popen[bytes]:
+    """One real RQ worker (django-rq's ``rqworker``) with RQ's scheduler, which runs deferred
+    jobs (``run_after``). The Redis database is the one ``env["REDIS_URL"]`` names.
+
+    RQ's default worker forks a work horse per job; ``worker_class="rq.SimpleWorker"`` runs
+    jobs in the worker itself. The worker, its horses and the scheduler process share one
+    process group, so ``kill_hard`` takes them all down, as a crashed machine would.
+    """
+    command = [sys.executable, "-m", "django", "rqworker", queue, "--with-scheduler"]
+    if worker_class:
+        command += ["--worker-class", worker_class]
+    # django-tasks-rq's job class: RQ's own cannot call a Task object.
+    command += ["--job-class", "django_tasks_rq.Job", "--name", name, "--verbosity", "0"]
+    return _spawn(command, env, stderr)
+
+
+def _spawn(
+    command: list[str], env: dict[str, str], stderr: int | IO[bytes]
+) -> subprocess.Popen[bytes]:
+    # A session (and process group) of its own: signals reach the worker's children too.
+    return subprocess.Popen(
+        command,
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=stderr,
+        start_new_session=True,
+    )
+
+
+def _signal_group(proc: subprocess.Popen[bytes], signum: int) -> None:
+    # Only while the leader is unreaped: its pid (the group id) cannot have been reused.
+    if proc.returncode is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signum)
+
+
+def kill_hard(proc: subprocess.Popen[bytes]) -> None:
+    """SIGKILL a worker started here and every process it forked (no cleanup, no goodbye)."""
+    _signal_group(proc, signal.SIGKILL)
+    proc.wait()
 
 
 def stop(procs: list[subprocess.Popen[bytes]]) -> None:
-    """Terminate, then kill what is still running after 15 s."""
+    """Terminate (SIGTERM to each worker's group), then kill what still runs after 15 s."""
     for proc in procs:
-        if proc.poll() is None:
-            proc.terminate()
+        _signal_group(proc, signal.SIGTERM)
     for proc in procs:
         try:
             proc.wait(15)
         except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+            kill_hard(proc)

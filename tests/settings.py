@@ -32,6 +32,8 @@ INSTALLED_APPS = [
     "django_fastpix",
     "tests.testapp",
     "django_tasks_db",
+    "django_rq",
+    "django_tasks_rq",
 ]
 MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -107,6 +109,10 @@ TASKS = {
     "default": {"BACKEND": IMMEDIATE_BACKEND},
     # A real queue: rows in the database, run by `db_worker` processes (tests/queue).
     "queue": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]},
+    # Redis and `rqworker --with-scheduler` processes (tests/queue). The tests give each run a
+    # Redis database of its own (tests/queue/conftest.py) and pass it to workers in REDIS_URL.
+    "rq": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default"]},
 }
+RQ_QUEUES = {"default": {"URL": env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")}}
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 LOGGING_CONFIG = None

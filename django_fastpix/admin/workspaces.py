@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import Length
 from django.http import HttpRequest, HttpResponse
 from django.urls import NoReverseMatch, reverse
 from django.utils.decorators import method_decorator
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext, gettext_lazy
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 
-from ..models import TokenStatus, Workspace
+from ..models import TokenStatus, Workspace, WorkspaceLimits
+from ..services import limits
 from ..services.webhooks import rotate_webhook_secret
 from .forms import WorkspaceForm
 
@@ -47,7 +48,9 @@ class WorkspaceAdmin(admin.ModelAdmin):
         "invalid_tokens",
         "revoked_tokens",
         "webhook_secret_set",
+        "call_limits",
     )
+    actions = ("clear_call_limits",)
     list_filter = ("environment",)
     search_fields = ("name", "slug", "fastpix_workspace_id")
     prepopulated_fields = {"slug": ("name",)}
@@ -57,9 +60,10 @@ class WorkspaceAdmin(admin.ModelAdmin):
             gettext_lazy("Webhook"),
             {"fields": ("new_webhook_secret", "webhook_secret_rotated_at")},
         ),
+        (gettext_lazy("FastPix calls"), {"fields": ("call_limits",)}),
         (gettext_lazy("Dates"), {"fields": ("created_at", "updated_at")}),
     )
-    readonly_fields = ("webhook_secret_rotated_at", "created_at", "updated_at")
+    readonly_fields = ("webhook_secret_rotated_at", "call_limits", "created_at", "updated_at")
     change_form_template = "admin/django_fastpix/workspace/change_form.html"
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Workspace]:
@@ -68,6 +72,7 @@ class WorkspaceAdmin(admin.ModelAdmin):
             super()
             .get_queryset(request)
             .defer("webhook_secret", "previous_webhook_secret")
+            .select_related("limits")
             .annotate(
                 active_count=Count("tokens", filter=Q(tokens__status=TokenStatus.ACTIVE)),
                 invalid_count=Count("tokens", filter=Q(tokens__status=TokenStatus.INVALID)),
@@ -96,6 +101,33 @@ class WorkspaceAdmin(admin.ModelAdmin):
     def webhook_secret_set(self, obj: Any) -> bool:
         """Whether a webhook secret is set."""
         return bool(obj.webhook_secret_length)
+
+    @admin.display(description=gettext_lazy("FastPix calls"))
+    def call_limits(self, obj: Workspace) -> str:
+        """Whether the workspace's calls flow, are paused after a 429, or its circuit is open."""
+        if obj.pk is None:
+            return "-"
+        if limits.store_name() == "database":
+            # Joined by get_queryset: no query per row.
+            try:
+                row = obj.limits
+            except WorkspaceLimits.DoesNotExist:
+                return limits.describe(limits.EMPTY)
+            return limits.describe(limits.state_of(row))
+        return limits.describe(limits.read(obj))
+
+    @admin.action(description=gettext_lazy("Clear pause and close circuit"), permissions=["change"])
+    def clear_call_limits(self, request: HttpRequest, queryset: QuerySet[Workspace]) -> None:
+        """Let calls flow again now (after FastPix confirmed the incident is over)."""
+        user = getattr(request.user, "get_username", lambda: "")() or "unknown"
+        for workspace in queryset:
+            limits.clear(workspace, by=f"admin:{user}")
+            self.message_user(
+                request,
+                gettext("%(workspace)s: pause cleared and circuit closed.")
+                % {"workspace": workspace},
+                messages.SUCCESS,
+            )
 
     @sensitive_variables("secret")
     def save_model(self, request: HttpRequest, obj: Workspace, form: Any, change: bool) -> None:

@@ -9,6 +9,7 @@ import random as random_module
 import threading
 import time
 from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from typing import Any, NamedTuple
 from urllib.parse import urlencode, urlsplit
 
@@ -34,6 +35,13 @@ RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 DEFAULT_USER_AGENT = f"django-fastpix/{__version__} python-requests/{requests.__version__}"
 
 Params = Mapping[str, Any]
+
+# Set by the service layer around a call: told of each 429 as it arrives (its Retry-After in
+# seconds or None, and a line for operators), before any wait, so that every other process
+# pauses too. Whatever it raises is its own business: it must not raise.
+rate_limit_observer: ContextVar[Callable[[float | None, str], object] | None] = ContextVar(
+    "fastpix_rate_limit_observer", default=None
+)
 
 _JSON_HEADERS: dict[str, str] = {"Content-Type": "application/json"}
 
@@ -152,11 +160,15 @@ class Transport:
         return f"<Transport {self.base_url}>"
 
     @classmethod
-    def from_settings(cls) -> Transport:
-        """The shared transport for the current ``FASTPIX`` settings (sessions are reused)."""
+    def from_settings(cls, configured: Mapping[str, Any] | None = None) -> Transport:
+        """The shared transport for the current ``FASTPIX`` settings (sessions are reused).
+
+        ``configured``: ``settings.FASTPIX`` as the caller has just read (and validated) it.
+        """
         # One read (and unknown-key validation) of settings.FASTPIX for all eight values:
         # this runs once per client construction, on the hot path of every service call.
-        configured = fastpix_settings._user_settings()
+        if configured is None:
+            configured = fastpix_settings._user_settings()
 
         def value(name: str) -> Any:
             return configured.get(name, DEFAULTS[name])
@@ -359,6 +371,10 @@ class Transport:
         if 200 <= status < 300:
             return self._parse_success(outcome, call)
         retry_after = parse_retry_after(outcome.headers.get("Retry-After"), self._clock)
+        if status == 429:
+            observer = rate_limit_observer.get()
+            if observer is not None:
+                observer(retry_after, f"HTTP 429 on {call.method} {self._base_path}{call.path}")
         if status in RETRYABLE_STATUSES and call.may_resend and attempt <= self.max_retries:
             # A Retry-After beyond the cap is not waited for: the caller gets the error now.
             if retry_after is None:

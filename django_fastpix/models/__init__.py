@@ -1,5 +1,6 @@
 """The app's models; querysets live beside their models."""
 
+from .limits import WorkspaceLimits
 from .live import LiveStream, LiveStreamStatus, SimulcastTarget
 from .media import Media, MediaStatus, PlaybackId
 from .signing_key import SigningKey, SigningKeyQuerySet, SigningKeyStatus
@@ -28,4 +29,5 @@ __all__ = [
     "WebhookEvent",
     "WebhookOutcome",
     "Workspace",
+    "WorkspaceLimits",
 ]

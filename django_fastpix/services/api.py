@@ -4,31 +4,37 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
+import time
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta
+from datetime import datetime
 from datetime import timezone as dt_timezone
 from functools import partial
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import Any, Concatenate, NamedTuple, ParamSpec, TypeVar
 
 from cryptography.fernet import InvalidToken
 from django.db import connections, router
+from django.db.models.signals import post_delete, post_save
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.debug import sensitive_variables
 
+from .. import signals
 from ..client import FastPixClient, Page, Transport, required_permission
-from ..client.credentials import token_id_problem
+from ..client.credentials import Credentials, token_id_problem
 from ..client.pagination import MAX_PAGE_SIZE, iter_items, iter_pages
-from ..conf import fastpix_settings
+from ..client.transport import rate_limit_observer
+from ..conf import DEFAULTS, fastpix_settings
 from ..exceptions import (
     AuthenticationError,
     NoUsableTokenError,
     TokenNoLongerUsableError,
     TokenRevokedError,
 )
-from ..fields import UndecryptableValue, decrypt
-from ..models import AccessToken, TokenStatus, Workspace
-from ..scopes import Area, Scope
+from ..fields import UndecryptableValue, configured_keys, decrypt
+from ..models import AccessToken, TokenStatus, Workspace, WorkspaceLimits
+from ..scopes import AREA_FIELDS, Area, Scope
+from . import limits
 from .tokens import invalidate_token
 
 logger = logging.getLogger(__name__)
@@ -42,14 +48,26 @@ MAX_TOKENS_PER_CALL = 2
 
 SYSTEM_ACTOR = "system:fastpix-401"
 
-# The smallest query that answers "which tokens may this workspace use now": the ranking
-# happens in Python over the workspace's few active tokens. Only the table name (from _meta)
-# is formatted in; values are parameters.
+# The smallest query that answers "which tokens may this workspace use now, and is the
+# workspace held (a 429 pause, an open circuit)": the ranking happens in Python over the
+# workspace's few active tokens, and the limits row comes along in the same indexed read, so a
+# healthy call pays for one query in all. Only table names (from _meta) are formatted in;
+# values are parameters.
+_TOKEN_COLUMNS = (
+    "t.id, t.workspace_id, t.name, t.token_id, t.secret_key, t.token_id_hint, t.scope, "
+    "t.status, t.last_used_at, t.last_verified_at, t.data_scope, t.system_scope"
+)
 _ACTIVE_SQL = (
-    "SELECT id, workspace_id, name, token_id, secret_key, token_id_hint, scope, status, "  # noqa: S608
-    "last_used_at, last_verified_at, data_scope, system_scope "
-    f"FROM {AccessToken._meta.db_table} "
-    "WHERE workspace_id = %s AND status = %s"
+    f"SELECT {_TOKEN_COLUMNS} FROM {AccessToken._meta.db_table} t "  # noqa: S608
+    "WHERE t.workspace_id = %s AND t.status = %s"
+)
+_ACTIVE_WITH_LIMITS_SQL = (
+    f"SELECT {_TOKEN_COLUMNS}, "  # noqa: S608
+    "l.paused_until, l.consecutive_failures, l.circuit_opened_at, l.circuit_retry_at, "
+    "l.probe_until, l.pause_reason, l.last_failure "
+    f"FROM {AccessToken._meta.db_table} t LEFT JOIN {WorkspaceLimits._meta.db_table} l "
+    "ON l.workspace_id = t.workspace_id "
+    "WHERE t.workspace_id = %s AND t.status = %s"
 )
 _TOKEN_FIELDS = [
     "id",
@@ -66,10 +84,55 @@ _TOKEN_FIELDS = [
     "system_scope",
 ]
 _MODEL_ORDER = [f.attname for f in AccessToken._meta.concrete_fields if f.attname in _TOKEN_FIELDS]
+_POSITION = {name: i for i, name in enumerate(_TOKEN_FIELDS)}
 # Where each area's level sits in a row of _ACTIVE_SQL.
 _AREA_COLUMN = {Area.VIDEO: 6, Area.DATA: 10, Area.SYSTEM: 11}
+_LIMITS_COLUMNS = slice(len(_TOKEN_FIELDS), len(_TOKEN_FIELDS) + 7)
 _STATUS_SQL = f"SELECT status FROM {AccessToken._meta.db_table} WHERE id = %s"  # noqa: S608
 _EPOCH = datetime(1970, 1, 1, tzinfo=dt_timezone.utc)
+_ACTIVE = TokenStatus.ACTIVE.value
+# The limits read by the last pick_token, kept on the token it returned (not a field).
+_LIMITS_ATTR = "_fastpix_limits"
+
+
+class _Prepared(NamedTuple):
+    """A stored pair decrypted and checked once per process (per key set and ciphertexts)."""
+
+    token_id: str | UndecryptableValue
+    secret_key: str | UndecryptableValue
+    problem: str | None
+    credentials: Credentials | None
+
+
+# Keyed by (FIELD_ENCRYPTION_KEY keys, token-id ciphertext, secret ciphertext): a new key, a
+# re-encryption or a replaced secret is a new entry, and a wrong key is never served from here.
+_PREPARED: dict[tuple[tuple[str, ...], str, str], _Prepared] = {}
+_PREPARED_MAX = 256
+
+
+@sensitive_variables()
+def _prepared(token_ct: str, secret_ct: str) -> _Prepared:
+    key = (configured_keys(), token_ct, secret_ct)
+    found = _PREPARED.get(key)
+    if found is not None:
+        return found
+    token_id = _decrypted(token_ct)
+    secret_key = _decrypted(secret_ct)
+    problem = None if isinstance(token_id, UndecryptableValue) else token_id_problem(token_id)
+    credentials = None
+    usable = problem is None and not isinstance(token_id, UndecryptableValue)
+    if usable and isinstance(token_id, str) and isinstance(secret_key, str) and secret_key:
+        credentials = Credentials(token_id, secret_key)
+    found = _Prepared(token_id, secret_key, problem, credentials)
+    if len(_PREPARED) >= _PREPARED_MAX:
+        _PREPARED.clear()
+    _PREPARED[key] = found
+    return found
+
+
+def _limits_with_tokens() -> bool:
+    """Whether the limits live in the database, read by the token query itself."""
+    return fastpix_settings._user_settings().get("LIMITS_STORE", "database") != "cache"
 
 
 @sensitive_variables()
@@ -84,44 +147,61 @@ def pick_token(
 
     Read from the database on every call, so a token revoked or invalidated by any process is
     not used once that change has committed. The same rules and order as ``usable_for``, but
-    one plain query: this runs before every API call, and building the ORM query costs several
+    one plain query (which also reads the workspace's shared limits when they live in the
+    database): this runs before every API call, and building the ORM query costs several
     times more than running it (see benchmarks/client_overhead.py).
     """
     allowed = Scope.satisfying(scope)
+    with_limits = _limits_with_tokens()
     # The primary, never a read replica: a replica's lag would keep a revoked token usable.
     connection = connections[router.db_for_write(AccessToken)]
     with connection.cursor() as cursor:
-        cursor.execute(_ACTIVE_SQL, [workspace.pk, TokenStatus.ACTIVE.value])
+        cursor.execute(
+            _ACTIVE_WITH_LIMITS_SQL if with_limits else _ACTIVE_SQL, [workspace.pk, _ACTIVE]
+        )
         rows = cursor.fetchall()
     column = _AREA_COLUMN[Area(area)]
     candidates = [r for r in rows if r[column] in allowed and not (exclude and r[0] in exclude)]
-    # Least privileged first, then the most recently verified, then the oldest.
-    candidates.sort(
-        key=lambda r: (
-            allowed.index(Scope(r[column])),
-            -(_aware(r[9]) or _EPOCH).timestamp(),
-            r[0],
+    if len(candidates) > 1:
+        # Least privileged first, then the most recently verified, then the oldest.
+        candidates.sort(
+            key=lambda r: (
+                allowed.index(Scope(r[column])),
+                -(_aware(r[9]) or _EPOCH).timestamp(),
+                r[0],
+            )
         )
-    )
     for row in candidates:
-        token_id = _decrypted(row[3])
-        problem = None if isinstance(token_id, UndecryptableValue) else token_id_problem(token_id)
-        if problem:
+        prepared = _prepared(row[3], row[4])
+        if prepared.problem:
             # Stored before the one token-id rule existed; fastpix_doctor names it.
-            logger.warning("Skipping FastPix token %r (#%s): %s", row[2], row[0], problem)
+            logger.warning("Skipping FastPix token %r (#%s): %s", row[2], row[0], prepared.problem)
             continue
-        values = dict(zip(_TOKEN_FIELDS, row, strict=True))
-        values.update(
-            token_id=token_id,
-            secret_key=_decrypted(row[4]),
-            last_used_at=_aware(row[8]),
-            last_verified_at=_aware(row[9]),
-        )
+        values = list(row[: len(_TOKEN_FIELDS)])
+        values[3] = prepared.token_id
+        values[4] = prepared.secret_key
+        values[8] = _aware(row[8])
+        values[9] = _aware(row[9])
         # from_db takes a partial row in the model's field order, whatever the names' order.
-        return AccessToken.from_db(
-            connection.alias, _TOKEN_FIELDS, [values[name] for name in _MODEL_ORDER]
+        token = AccessToken.from_db(
+            connection.alias, _MODEL_ORDER, [values[_POSITION[name]] for name in _MODEL_ORDER]
         )
+        if with_limits:
+            setattr(token, _LIMITS_ATTR, limits.state_from_row(row[_LIMITS_COLUMNS]))
+        if prepared.credentials is not None:
+            setattr(token, "_fastpix_credentials", prepared.credentials)  # noqa: B010
+        setattr(token, _CIPHERTEXTS_ATTR, (row[3], row[4]))
+        return token
     raise NoUsableTokenError(workspace.slug, str(Scope(scope).value), str(Area(area).value))
+
+
+@sensitive_variables()
+def _credentials(token: AccessToken) -> Credentials:
+    """The token's pair: prepared by pick_token, else decrypted (fails closed) now."""
+    prepared = getattr(token, "_fastpix_credentials", None)
+    if isinstance(prepared, Credentials):
+        return prepared
+    return token.credentials()
 
 
 def ensure_still_usable(token: AccessToken) -> None:
@@ -163,6 +243,96 @@ def _decrypted(ciphertext: str) -> str | UndecryptableValue:
         return UndecryptableValue(ciphertext)
 
 
+# --- the per-process route: which token a (workspace, area, scope) call goes out with ---
+
+# How long a process keeps using the token it ranked first before ranking again. Revocation
+# does not wait for it: every call re-reads the chosen token's row (status, scope and stored
+# ciphertexts) in its one query and ranks afresh when anything changed. Only a preference can
+# lag by this much: a less-privileged token added by another process is preferred once it
+# runs out (at once in the process that added it: token signals clear the routes).
+ROUTE_TTL = 5.0
+
+# One indexed primary-key read per call: the chosen token still active with the same scope
+# and the same stored pair, and whether its workspace is held (paused or circuit open, or
+# failures counted). Kept short: Django rewrites the SQL text of every query it runs, and this
+# one runs before every call. The full limits row is read only when one of these is set.
+_CONFIRM_SQL = {
+    area: (
+        f"SELECT t.status, t.{column}, t.token_id = %s AND t.secret_key = %s, "  # noqa: S608
+        "l.paused_until, l.circuit_opened_at, l.consecutive_failures "
+        f"FROM {AccessToken._meta.db_table} t LEFT JOIN {WorkspaceLimits._meta.db_table} l "
+        "ON l.workspace_id = t.workspace_id WHERE t.id = %s"
+    )
+    for area, column in AREA_FIELDS.items()
+}
+
+
+class _Route(NamedTuple):
+    token: AccessToken
+    token_ct: str
+    secret_ct: str
+    allowed: list[Scope]
+    expires: float
+
+
+_ROUTES: dict[tuple[int, Area, Scope], _Route] = {}
+_ROUTES_LOCK = threading.Lock()
+# The ciphertexts the last pick_token read for a token, so its route can be confirmed.
+_CIPHERTEXTS_ATTR = "_fastpix_ciphertexts"
+
+
+def forget_routes(**_: Any) -> None:
+    """Drop every cached route (a token was added, verified, invalidated, revoked, saved)."""
+    with _ROUTES_LOCK:
+        _ROUTES.clear()
+
+
+for _signal in (
+    signals.token_added,
+    signals.token_verified,
+    signals.token_invalidated,
+    signals.token_revoked,
+):
+    _signal.connect(forget_routes, weak=False, dispatch_uid=f"fastpix-routes-{id(_signal)}")
+post_save.connect(forget_routes, sender=AccessToken, weak=False, dispatch_uid="fastpix-routes-save")
+post_delete.connect(
+    forget_routes, sender=AccessToken, weak=False, dispatch_uid="fastpix-routes-delete"
+)
+
+
+def _confirmed(
+    workspace: Workspace, area: Area, scope: Scope, with_limits: bool
+) -> tuple[AccessToken, limits.LimitsState | None] | None:
+    """The cached route's token if one indexed read confirms it (and the limits read with it)."""
+    key = (workspace.pk, area, scope)
+    route = _ROUTES.get(key)
+    if route is None or route.expires < time.monotonic():
+        return None
+    connection = connections[router.db_for_write(AccessToken)]
+    with connection.cursor() as cursor:
+        cursor.execute(_CONFIRM_SQL[area], [route.token_ct, route.secret_ct, route.token.pk])
+        row = cursor.fetchone()
+    if row is None or row[0] != _ACTIVE or not row[2] or row[1] not in route.allowed:
+        with _ROUTES_LOCK:
+            _ROUTES.pop(key, None)
+        return None
+    if not with_limits:
+        return route.token, None
+    if row[3] is None and row[4] is None and not row[5]:
+        return route.token, limits.EMPTY
+    return route.token, limits.read(workspace)  # held or counting: the whole row
+
+
+def _remember(workspace: Workspace, area: Area, scope: Scope, token: AccessToken) -> None:
+    ciphertexts = getattr(token, _CIPHERTEXTS_ATTR, None)
+    if ciphertexts is None:  # not from pick_token's query (a test's stand-in)
+        return
+    allowed = Scope.satisfying(scope)
+    route = _Route(token, ciphertexts[0], ciphertexts[1], allowed, time.monotonic() + ROUTE_TTL)
+    with _ROUTES_LOCK:
+        _ROUTES[(workspace.pk, area, scope)] = route
+
+
 def call(
     workspace: Workspace,
     method: Callable[Concatenate[FastPixClient, P], R],
@@ -182,12 +352,53 @@ def call(
     """
     name = _client_method_name(method)
     area, scope = required_permission(method)
-    transport = Transport.from_settings()
+    # One read (and validation) of settings.FASTPIX for the whole call.
+    configured = fastpix_settings._user_settings()
+    with_limits = configured.get("LIMITS_STORE", "database") != "cache"
+    transport = Transport.from_settings(configured)
+    confirmed = _confirmed(workspace, area, scope, with_limits)
+    if confirmed is not None:
+        token, state = confirmed
+    else:
+        token = pick_token(workspace, scope, area=area)
+        state = getattr(token, _LIMITS_ATTR, None)
+        _remember(workspace, area, scope, token)
+    if state is None:  # the limits live in the cache (or a pick that did not read them)
+        state = limits.read(workspace)
+    # Refused here, before any request, while the workspace is paused or its circuit open.
+    probing = limits.admit(workspace, state) if state is not limits.EMPTY else False
+    observed = rate_limit_observer.set(partial(limits.note_rate_limited, workspace))
+    outcome: BaseException | None = None
+    try:
+        return _call_with_failover(
+            workspace, method, name, area, scope, transport, token, args, kwargs, configured
+        )
+    except BaseException as exc:
+        outcome = exc
+        raise
+    finally:
+        rate_limit_observer.reset(observed)
+        if outcome is not None or probing or state.needs_reset:
+            limits.note_outcome(workspace, state, probing, outcome)
+
+
+def _call_with_failover(
+    workspace: Workspace,
+    method: Callable[..., R],
+    name: str,
+    area: Area,
+    scope: Scope,
+    transport: Transport,
+    token: AccessToken,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    configured: dict[str, Any],
+) -> R:
+    """The body of ``call``: the request with ``token``, failing over on a 401 or a revoke."""
     tried: set[int] = set()
-    token = pick_token(workspace, scope, area=area)
     while True:
         client = FastPixClient(
-            token.credentials(),
+            _credentials(token),
             transport=transport,
             before_resend=partial(ensure_still_usable, token),
         )
@@ -224,7 +435,9 @@ def call(
             except NoUsableTokenError:
                 raise exc from None  # the 401 says more than "no other token"
             continue
-        note_used(token)
+        note_used(
+            token, configured.get("LAST_USED_WRITE_INTERVAL", DEFAULTS["LAST_USED_WRITE_INTERVAL"])
+        )
         return result
 
 
@@ -275,10 +488,13 @@ def items(
     yield from iter_items(pages(workspace, method, *args, **kwargs))
 
 
-def note_used(token: AccessToken) -> None:
-    """Record use without a write per call: only when the stored time is older than the interval."""
+def note_used(token: AccessToken, interval: float | None = None) -> None:
+    """Record use without a write per call: only when the stored time is older than the interval.
+
+    ``interval``: FASTPIX["LAST_USED_WRITE_INTERVAL"] if the caller has read it.
+    """
     now = timezone.now()
-    interval = timedelta(seconds=float(fastpix_settings.LAST_USED_WRITE_INTERVAL))
-    if token.last_used_at is None or now - token.last_used_at >= interval:
+    seconds = float(fastpix_settings.LAST_USED_WRITE_INTERVAL if interval is None else interval)
+    if token.last_used_at is None or (now - token.last_used_at).total_seconds() >= seconds:
         AccessToken.objects.filter(pk=token.pk).update(last_used_at=now)
         token.last_used_at = now

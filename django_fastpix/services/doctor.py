@@ -30,6 +30,7 @@ from ..models import (
 )
 from ..scopes import Scope
 from ..sources import media_sources
+from . import limits
 from .source_audit import objects_without_media
 from .verify import verify_token
 
@@ -148,7 +149,41 @@ def workspace_findings(
     findings += media_findings(workspace, area, stuck_after)
     findings += pending_error_findings(workspace, area)
     findings += upload_findings(workspace, area)
+    findings += limits_findings(workspace, area)
     return findings
+
+
+def limits_findings(workspace: Workspace, area: str) -> list[Finding]:
+    """A 429 pause or an open (or half-open) circuit holding the workspace's calls, if any."""
+    try:
+        state = limits.read(workspace)
+    except (DatabaseError, ImproperlyConfigured) as exc:
+        return [
+            Finding(
+                WARN,
+                area,
+                f"The shared call limits cannot be read ({type(exc).__name__}: {exc}).",
+                "Check FASTPIX['LIMITS_STORE'] / ['LIMITS_CACHE'] and run `manage.py migrate`.",
+            )
+        ]
+    now = timezone.now()
+    clear = (
+        "It lifts by itself; to let calls through now, use the workspace admin's action "
+        "“Clear pause and close circuit”."
+    )
+    if state.paused(now) or state.circuit(now) != limits.CLOSED:
+        return [Finding(WARN, area, f"FastPix calls held: {limits.describe(state, now)}.", clear)]
+    if state.consecutive_failures:
+        return [
+            Finding(
+                WARN,
+                area,
+                f"{state.consecutive_failures} FastPix call(s) in a row failed "
+                f"(last: {state.last_failure}); the circuit opens at "
+                f"{limits.threshold()}.",
+            )
+        ]
+    return []
 
 
 def token_findings(workspace: Workspace, area: str) -> list[Finding]:

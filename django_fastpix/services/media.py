@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django.db import DatabaseError, connections, transaction
-from django.db.models import F
+from django.db.models import Count, F, OuterRef, Subquery
 from django.utils import timezone
 
 from .. import jobs, signals
@@ -31,6 +31,7 @@ from ..exceptions import (
     NoUsableTokenError,
     PermissionDeniedError,
     RequestTimeoutError,
+    WorkspaceLimitedError,
 )
 from ..models import Media, MediaStatus, PlaybackId
 from . import api
@@ -188,6 +189,12 @@ def _create_or_reconcile(media: Media) -> Media:
         Media.objects.filter(pk=media.pk).update(creation_attempts=F("creation_attempts") - 1)
         _note_error(media, str(exc))
         return media
+    except WorkspaceLimitedError as exc:
+        # Held here (a shared 429 pause or an open circuit): no request went out, so this
+        # attempt does not count; attempt_creation reschedules it after exc.retry_after.
+        Media.objects.filter(pk=media.pk).update(creation_attempts=F("creation_attempts") - 1)
+        _note_error(media, f"{type(exc).__name__}: {exc}")
+        raise
     except FastPixError as exc:
         _note_error(media, f"{type(exc).__name__}: {exc}")
         raise
@@ -494,14 +501,39 @@ def advance_status(media: Media, reported: str | None) -> MediaStatus | None:
     return moved
 
 
+def lock_linked_media(workspace_id: int, remote: RemoteMedia) -> tuple[Media | None, bool]:
+    """The row linked to FastPix media ``remote`` (locked for update, None if there is none),
+    and whether it has every playback id ``remote`` reports: one query for both."""
+    wanted = sorted({p.id for p in remote.playback_ids if len(p.id) <= PLAYBACK_ID_WIDTH})
+    rows = Media.objects.select_for_update().filter(workspace_id=workspace_id, fastpix_id=remote.id)
+    if wanted:
+        known = (
+            PlaybackId.objects.filter(media=OuterRef("pk"), fastpix_id__in=wanted)
+            .order_by()
+            .values("media")
+            .annotate(n=Count("pk"))
+            .values("n")
+        )
+        rows = rows.annotate(fastpix_known_playback_ids=Subquery(known[:1]))
+    media = next(iter(rows.order_by()[:1]), None)
+    if media is None:
+        return None, False
+    return media, getattr(media, "fastpix_known_playback_ids", 0) == len(wanted) or not wanted
+
+
 def apply_remote_state(
-    media: Media, remote: RemoteMedia, *, status_hint: str | None = None, occurred_at: Any = None
+    media: Media,
+    remote: RemoteMedia,
+    *,
+    status_hint: str | None = None,
+    occurred_at: Any = None,
+    playback_ids_known: bool = False,
 ) -> list[str]:
     """Bring ``media`` up to ``remote`` (inside the caller's transaction); returns changed fields.
 
     Status moves forward only, so duplicate and out-of-order reports converge. Other fields
     move forward too (see ``forward_changes``) unless the report is older than the last one
-    applied.
+    applied. ``playback_ids_known``: the row is known to have every playback id reported.
     """
     changed: list[str] = []
     newer = occurred_at is None or media.last_event_at is None or occurred_at >= media.last_event_at
@@ -518,7 +550,8 @@ def apply_remote_state(
         changed.append("last_synced_at")
     if changed:
         media.save(update_fields=[*changed, "updated_at"])
-    sync_playback_ids(media, remote)
+    if not playback_ids_known:
+        sync_playback_ids(media, remote)
     if status is not None:
         _signal_status(media, status)
     return changed

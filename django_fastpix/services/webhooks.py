@@ -16,7 +16,7 @@ from datetime import timezone as dt_timezone
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.debug import sensitive_variables
@@ -41,6 +41,7 @@ from .media import (
     FASTPIX_ID_WIDTH,
     apply_remote_state,
     link_remote,
+    lock_linked_media,
     mark_deleted,
     parse_reference,
     reference_key,
@@ -147,8 +148,42 @@ def is_probe(body: bytes) -> bool:
     return stripped in (b"", b"{}")
 
 
-def receive(workspace: Workspace, body: bytes, given_signature: str | None) -> Delivery:
-    """Verify, store and process one delivery; the answer tells FastPix whether to retry."""
+def receive_at(slug: str, body: bytes, given_signature: str | None) -> Delivery | None:
+    """``receive`` for the workspace named ``slug`` (None: there is none); the view's entry.
+
+    One query finds the workspace and whether this event id was already processed, so that
+    a redelivery of a processed event costs that query and the one counting it.
+    """
+    read = _read(body)
+    workspaces = Workspace.objects.filter(slug=slug)
+    if read.envelope is not None:
+        workspaces = workspaces.annotate(
+            fastpix_event_done=Exists(
+                WebhookEvent.objects.filter(
+                    workspace=OuterRef("pk"), event_id=read.envelope.event_id, outcome__in=DONE
+                )
+            )
+        )
+    workspace = next(iter(workspaces[:1]), None)
+    if workspace is None:
+        return None
+    done = bool(getattr(workspace, "fastpix_event_done", False))
+    return receive(workspace, body, given_signature, already_done=done, read=read)
+
+
+def receive(
+    workspace: Workspace,
+    body: bytes,
+    given_signature: str | None,
+    *,
+    already_done: bool = False,
+    read: Read | None = None,
+) -> Delivery:
+    """Verify, store and process one delivery; the answer tells FastPix whether to retry.
+
+    ``already_done``: the caller saw this event id stored and processed (``receive_at``);
+    ``read``: ``_read(body)``, if the caller did that already.
+    """
     if len(body) > int(fastpix_settings.WEBHOOK_MAX_BODY_BYTES):
         return Delivery(413, "Body too large.")
     if is_probe(body):
@@ -157,28 +192,132 @@ def receive(workspace: Workspace, body: bytes, given_signature: str | None) -> D
         return Delivery(401, "No webhook secret is configured for this workspace.")
     if not signature_valid(workspace, body, given_signature):
         return Delivery(401, "Invalid or missing FastPix-Signature.")
+    # Only now is the body authentic: what was read from it before decided nothing.
+    read = read or _read(body)
+    if read.problem is not None:
+        return read.problem
+    assert read.envelope is not None
+    envelope, payload = read.envelope, read.payload
+    if already_done and _count_done_redelivery(workspace, envelope):
+        return Delivery(200, "Duplicate delivery; already processed.")
+    return _ingest(workspace, envelope, scrub_secrets(payload, envelope.type))
+
+
+@dataclass(frozen=True)
+class Read:
+    """A body read as an event: the payload and its envelope, or the 400 that refuses it."""
+
+    problem: Delivery | None
+    payload: Any = None
+    envelope: Envelope | None = None
+
+
+def _read(body: bytes) -> Read:
     try:
         payload = json.loads(body, parse_constant=_reject_constant)
     except (UnicodeDecodeError, ValueError):
-        return Delivery(400, "Body is not JSON.")
+        return Read(Delivery(400, "Body is not JSON."))
     except RecursionError:
-        return Delivery(400, f"Body nests deeper than {MAX_DEPTH} levels.")
+        return Read(Delivery(400, f"Body nests deeper than {MAX_DEPTH} levels."))
     if not _storable(payload):
-        return Delivery(
-            400,
-            f"Body holds values no database can store (NUL, lone surrogates, infinite "
-            f"numbers, nesting deeper than {MAX_DEPTH}).",
+        return Read(
+            Delivery(
+                400,
+                f"Body holds values no database can store (NUL, lone surrogates, infinite "
+                f"numbers, nesting deeper than {MAX_DEPTH}).",
+            )
         )
     parsed = parse_envelope(payload)
     if isinstance(parsed, str):
-        return Delivery(400, parsed)
-    event, created = store_event(workspace, parsed, scrub_secrets(payload, parsed.type))
-    if not created and event.outcome in (WebhookOutcome.PROCESSED, WebhookOutcome.IGNORED):
+        return Read(Delivery(400, parsed))
+    return Read(None, payload, parsed)
+
+
+# Outcomes after which a redelivery only counts.
+DONE = (WebhookOutcome.PROCESSED, WebhookOutcome.IGNORED)
+
+
+def _count_done_redelivery(workspace: Workspace, envelope: Envelope) -> bool:
+    """Count a redelivery of a processed event; False if it is not (or no longer) one."""
+    return bool(
+        WebhookEvent.objects.filter(
+            workspace=workspace, event_id=envelope.event_id, outcome__in=DONE
+        ).update(deliveries=F("deliveries") + 1)
+    )
+
+
+def _ingest(workspace: Workspace, envelope: Envelope, payload: dict[str, Any]) -> Delivery:
+    """Store a new delivery and apply it in ONE transaction.
+
+    The row is inserted first, stating the outcome the processing is expected to reach (the
+    rest of the transaction makes it true or changes it), so that a concurrent copy of the
+    delivery waits on its unique key and then finds it done. If processing fails, the whole
+    transaction is undone and the delivery is stored again, failed, with the traceback: either
+    way the delivery is recorded, and no one ever sees its row ahead of its effects.
+    """
+    stored: WebhookEvent | None = None
+    try:
+        with transaction.atomic():
+            stored = store_event(workspace, envelope, payload, outcome=_expected(envelope.type))
+            if stored.outcome == WebhookOutcome.PROCESSED:
+                _process_locked(stored)
+    except Exception as exc:
+        if stored is None:
+            if isinstance(exc, IntegrityError):
+                return _redelivered(workspace, envelope, exc)
+            raise
+        return _record_failure(workspace, envelope, payload, exc)
+    return Delivery(200, "Processed.", stored)
+
+
+def _expected(event_type: str) -> str:
+    """The outcome a delivery of ``event_type`` reaches unless processing says otherwise."""
+    if (
+        event_type in MEDIA_EVENTS
+        or event_type.startswith(LIVE_EVENT_PREFIX)
+        or handlers_for(event_type)
+    ):
+        return WebhookOutcome.PROCESSED
+    return WebhookOutcome.IGNORED
+
+
+def _redelivered(workspace: Workspace, envelope: Envelope, error: IntegrityError) -> Delivery:
+    """A delivery whose event is stored already: count it; process it if not done yet."""
+    existing = WebhookEvent.objects.filter(workspace=workspace, event_id=envelope.event_id)
+    if not existing.update(deliveries=F("deliveries") + 1):
+        raise error  # not a duplicate: some other constraint; a real failure
+    event = existing.get()
+    if event.outcome in DONE:
         return Delivery(200, "Duplicate delivery; already processed.", event)
     if not process_event(event):
         # Non-2xx: FastPix delivers again, and the stored failure is retried then.
         return Delivery(500, "Processing failed; recorded for retry.", event)
     return Delivery(200, "Processed.", event)
+
+
+def _record_failure(
+    workspace: Workspace, envelope: Envelope, payload: dict[str, Any], exc: Exception
+) -> Delivery:
+    """Store a delivery whose processing failed (rolled back), with the reason; answer 500."""
+    logger.exception("Processing FastPix event %s (%s) failed", envelope.event_id, envelope.type)
+    failure = {
+        "outcome": WebhookOutcome.FAILED,
+        "error": f"{type(exc).__name__}: {exc}"[:2000],
+        "traceback": traceback.format_exc()[-20000:],
+        "processed_at": timezone.now(),
+    }
+    try:
+        with transaction.atomic():
+            event = store_event(workspace, envelope, payload, **failure)
+    except IntegrityError:
+        # Stored meanwhile by a concurrent copy (whose outcome stands if it got through) or by
+        # an earlier delivery that failed too.
+        existing = WebhookEvent.objects.filter(workspace=workspace, event_id=envelope.event_id)
+        existing.update(deliveries=F("deliveries") + 1)
+        existing.exclude(outcome__in=DONE).update(**failure)
+        event = existing.get()
+    # Non-2xx: FastPix delivers again, and the stored failure is retried then.
+    return Delivery(500, "Processing failed; recorded for retry.", event)
 
 
 # Credentials FastPix puts in event data (a live stream's keys, a simulcast target's key): an
@@ -314,53 +453,42 @@ def _occurred_at(payload: dict[str, Any]) -> datetime | None:
 
 
 def store_event(
-    workspace: Workspace, envelope: Envelope, payload: dict[str, Any]
-) -> tuple[WebhookEvent, bool]:
-    """Store a delivery by event id; a redelivery only counts."""
-    try:
-        with transaction.atomic():
-            event = WebhookEvent.objects.create(
-                workspace=workspace,
-                event_id=envelope.event_id,
-                type=envelope.type,
-                object_type=envelope.object_type,
-                object_id=envelope.object_id,
-                payload=payload,
-                occurred_at=envelope.occurred_at,
-            )
-            signals.send_after_commit(signals.webhook_received, sender=WebhookEvent, event=event)
-            return event, True
-    except IntegrityError:
-        existing = WebhookEvent.objects.filter(workspace=workspace, event_id=envelope.event_id)
-        if not existing.update(deliveries=F("deliveries") + 1):
-            raise  # not a duplicate: some other constraint; a real failure
-        return existing.get(), False
+    workspace: Workspace, envelope: Envelope, payload: dict[str, Any], **values: Any
+) -> WebhookEvent:
+    """Insert the row of a new delivery (in the caller's transaction); IntegrityError if the
+    event id is stored already. ``webhook_received`` goes out once that transaction commits."""
+    if values.get("outcome", WebhookOutcome.PENDING) != WebhookOutcome.PENDING:
+        values.setdefault("processed_at", timezone.now())
+    event = WebhookEvent.objects.create(
+        workspace=workspace,
+        event_id=envelope.event_id,
+        type=envelope.type,
+        object_type=envelope.object_type,
+        object_id=envelope.object_id,
+        payload=payload,
+        occurred_at=envelope.occurred_at,
+        **values,
+    )
+    signals.send_after_commit(signals.webhook_received, sender=WebhookEvent, event=event)
+    return event
 
 
 def process_event(event: WebhookEvent) -> bool:
     """Apply a stored event once; record the outcome (and traceback on failure). True if done.
 
-    The event's row is locked while it is applied, so concurrent copies of one delivery
-    (FastPix retrying while the first is still being processed) apply it once: the later copy
-    waits, then finds it processed.
+    For an event stored earlier (a redelivery of a failed one, an operator's replay). The
+    event's row is locked while it is applied, so concurrent copies apply it once: the later
+    copy waits, then finds it processed.
     """
     try:
         with transaction.atomic():
             locked = WebhookEvent.objects.select_for_update().get(pk=event.pk)
-            if locked.outcome in (WebhookOutcome.PROCESSED, WebhookOutcome.IGNORED):
+            if locked.outcome in DONE:
                 event.refresh_from_db()
                 return True
-            try:
-                handled = apply_event(locked)
-                handled = run_site_handlers(locked) or handled
-                note = ""
-            except NotApplicable as exc:
-                handled, note = False, str(exc)
-            event.outcome = WebhookOutcome.PROCESSED if handled else WebhookOutcome.IGNORED
-            event.processed_at = timezone.now()
-            event.error = note
-            event.traceback = ""
-            event.save(update_fields=["outcome", "processed_at", "error", "traceback"])
+            _process_locked(locked, always_save=True)
+            for name in ("outcome", "processed_at", "error", "traceback"):
+                setattr(event, name, getattr(locked, name))
         return True
     except Exception as exc:  # any failure is recorded on the event, never lost
         logger.exception("Processing FastPix event %s (%s) failed", event.event_id, event.type)
@@ -374,21 +502,51 @@ def process_event(event: WebhookEvent) -> bool:
         return False
 
 
-def run_site_handlers(event: WebhookEvent) -> bool:
+def _process_locked(event: WebhookEvent, *, always_save: bool = False) -> None:
+    """Apply ``event`` and the site's handlers (inside the caller's transaction, which holds
+    the event's row) and record the outcome; a row already stating it is not written again."""
+    try:
+        handled = apply_event(event)
+        handled = run_site_handlers(event, _applied_media(event)) or handled
+        note = ""
+    except NotApplicable as exc:
+        handled, note = False, str(exc)
+    outcome = WebhookOutcome.PROCESSED if handled else WebhookOutcome.IGNORED
+    if always_save or outcome != event.outcome or note:
+        event.outcome = outcome
+        event.processed_at = timezone.now()
+        event.error = note
+        event.traceback = ""
+        event.save(update_fields=["outcome", "processed_at", "error", "traceback"])
+
+
+_UNKNOWN: Any = object()
+
+
+def run_site_handlers(event: WebhookEvent, media: Media | None = _UNKNOWN) -> bool:
     """Run the site's ``@fastpix_webhook`` handlers for ``event``; whether any ran.
 
     Inside the caller's transaction: a handler that raises rolls the event back and is
-    recorded on it as a processing failure (FastPix delivers it again).
+    recorded on it as a processing failure (FastPix delivers it again). ``media``: the row
+    the event was applied to, if the caller has it (else it is looked up).
     """
     handlers = handlers_for(event.type)
     if not handlers:
         return False
-    media = None
-    if event.object_id:
-        media = Media.objects.filter(workspace=event.workspace, fastpix_id=event.object_id).first()
+    if media is _UNKNOWN:
+        media = None
+        if event.object_id:
+            media = Media.objects.filter(
+                workspace_id=event.workspace_id, fastpix_id=event.object_id
+            ).first()
     for handler in handlers:
         handler(event, media)
     return True
+
+
+def _applied_media(event: WebhookEvent) -> Media | None:
+    """The media ``apply_event`` applied ``event`` to (unknown if it applied none)."""
+    return event.__dict__.get("_fastpix_applied_media", _UNKNOWN)
 
 
 # An authentic event this app cannot apply (stored, answered 2xx, marked ignored).
@@ -421,6 +579,37 @@ def apply_event(event: WebhookEvent) -> bool:
     if len(remote.id) > FASTPIX_ID_WIDTH:
         raise NotApplicable(f"The media id is longer than {FASTPIX_ID_WIDTH} characters.")
     deleted = event.type == "video.media.deleted"
+    media, playback_known = None, False
+    if not remote.upload_id:
+        # The common case, a media this site knows by its id: one locking read.
+        media, playback_known = lock_linked_media(event.workspace_id, remote)
+    if media is None:
+        media = _find_or_stand_in(event, remote, deleted)
+    # For the site's handlers (run_site_handlers), which get the row as applied.
+    event.__dict__["_fastpix_applied_media"] = media
+    if deleted:
+        mark_deleted(media)
+        return True
+    status = MEDIA_EVENTS[event.type]
+    apply_remote_state(
+        media,
+        remote,
+        status_hint=status or remote.status or "",
+        occurred_at=event.occurred_at or event.received_at,
+        playback_ids_known=playback_known,
+    )
+    if status == "failed":
+        Media.objects.filter(pk=media.pk, error="").update(error=_failure_reason(data))
+    if remote.upload_id:
+        apply_upload_media(event.workspace, remote.upload_id, media)
+    if remote.stream_id and media.live_stream_id is None:
+        link_recording(media, remote.stream_id)
+    return True
+
+
+def _find_or_stand_in(event: WebhookEvent, remote: RemoteMedia, deleted: bool) -> Media:
+    """The row for ``remote`` found by id, reference or upload (linked now), else a stand-in;
+    returned locked."""
     if remote.upload_id:
         # Serialises with start_upload storing the upload this media is for: whichever of the
         # two commits second sees the other's row and links them.
@@ -440,24 +629,7 @@ def apply_event(event: WebhookEvent) -> bool:
         # Identity, not state: an older event (upload_created after ready) still says which
         # upload this media came from, which is how the upload finds it.
         Media.objects.filter(pk=media.pk, upload_id="").update(upload_id=remote.upload_id)
-    media = Media.objects.select_for_update().get(pk=media.pk)
-    if deleted:
-        mark_deleted(media)
-        return True
-    status = MEDIA_EVENTS[event.type]
-    apply_remote_state(
-        media,
-        remote,
-        status_hint=status or remote.status or "",
-        occurred_at=event.occurred_at or event.received_at,
-    )
-    if status == "failed":
-        Media.objects.filter(pk=media.pk, error="").update(error=_failure_reason(data))
-    if remote.upload_id:
-        apply_upload_media(event.workspace, remote.upload_id, media)
-    if remote.stream_id and media.live_stream_id is None:
-        link_recording(media, remote.stream_id)
-    return True
+    return Media.objects.select_for_update().get(pk=media.pk)
 
 
 def _stand_in(workspace: Workspace, fastpix_id: str, status: MediaStatus) -> Media:

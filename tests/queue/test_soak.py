@@ -12,27 +12,24 @@ the first answer to a repeated Idempotency-Key, which the fake does as FastPix i
 
 from __future__ import annotations
 
-import base64
 import collections
 import subprocess
-import threading
 import time
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 import pytest
 from django.db import connection, transaction
 from django.urls import reverse
 
 from django_fastpix.models import Media, MediaStatus
-from django_fastpix.services.recovery import recover_media
 from tests.conftest import subprocess_env
 from tests.processes import start_db_worker, stop, wait_for
+from tests.queue.soak_support import FAULTS, WEBHOOK_SECRET, Recovery, tail
 from tests.testapp.models import Lesson
 
 ROOT = Path(__file__).resolve().parents[2]
 LESSONS = 200
-WEBHOOK_SECRET = base64.b64encode(b"soak-test-webhook-secret-32bytes").decode()
 # Every process (the workers, and this one for the saves and recovery) runs with these.
 TUNING = {
     "TASK_BACKEND": "queue",
@@ -50,14 +47,6 @@ TUNING = {
 # Transport retries per request: worker 0 fails the attempt at the first fault (the next one
 # is a queued job with run_after), worker 1 retries once in place first.
 WORKER_MAX_RETRIES = (0, 1)
-# Four kinds of fault on the create route, each drawn for every request (first one wins):
-# 1 - (1 - 0.055)**4 = 20 % of create requests.
-FAULTS: list[dict[str, Any]] = [
-    {"status": 503, "rate": 0.055, "seed": 801},
-    {"status": 429, "retry_after": 1, "rate": 0.055, "seed": 802},
-    {"reset": True, "rate": 0.055, "seed": 803},
-    {"latency": 1.5, "rate": 0.055, "seed": 804},
-]
 
 
 def start_workers(env: dict[str, str], logs: list[IO[bytes]]) -> list[subprocess.Popen[bytes]]:
@@ -70,34 +59,6 @@ def start_workers(env: dict[str, str], logs: list[IO[bytes]]) -> list[subprocess
         )
         for n, log in enumerate(logs)
     ]
-
-
-def tail(log: IO[bytes], size: int = 3000) -> str:
-    log.flush()
-    log.seek(0)
-    return log.read().decode(errors="replace")[-size:]
-
-
-class Recovery(threading.Thread):
-    """`fastpix_media recover` every two seconds, as cron would (much more often than cron)."""
-
-    def __init__(self) -> None:
-        super().__init__(name="soak-recovery", daemon=True)
-        self.halt = threading.Event()
-        self.requeued = 0
-        self.runs = 0
-        self.errors: list[str] = []
-
-    def run(self) -> None:
-        try:
-            while not self.halt.wait(2.0):
-                try:
-                    self.requeued += recover_media().requeued
-                    self.runs += 1
-                except Exception as exc:  # reported by the test
-                    self.errors.append(f"{type(exc).__name__}: {exc}")
-        finally:
-            connection.close()
 
 
 @pytest.mark.django_db(transaction=True)
