@@ -169,21 +169,30 @@ def run_once(
             return Worker.count(connection=queue_redis) == workers
 
     else:
+        # Each worker's connections carry its name (PGAPPNAME), so "up" means every worker has
+        # reached the database at least once: db_worker closes its connection between polls,
+        # so counting open connections at one instant would undercount.
+        names = {f"{stamp}-{n}" for n in range(workers)}
         procs = [
-            start_db_worker(f"{stamp}-{n}", env, interval=0.05, stderr=subprocess.DEVNULL)
-            for n in range(workers)
+            start_db_worker(
+                name, {**env, "PGAPPNAME": name}, interval=0.05, stderr=subprocess.DEVNULL
+            )
+            for name in sorted(names)
         ]
+        seen: set[str] = set()
 
         def up() -> bool:
             with connection.cursor() as cursor:
                 cursor.execute(
-                    "SELECT count(*) FROM pg_stat_activity "
-                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                    "SELECT application_name FROM pg_stat_activity "
+                    "WHERE application_name = ANY(%s)",
+                    [sorted(names)],
                 )
-                return cursor.fetchone()[0] >= workers
+                seen.update(row[0] for row in cursor.fetchall())
+            return seen >= names
 
     try:
-        if not wait_for(up, timeout=180, interval=0.1):
+        if not wait_for(up, timeout=120, interval=0.01):
             raise SystemExit(f"{workers} {backend} workers did not come up")
         rows = Media.objects.bulk_create(
             Media(workspace=workspace, source_url=f"https://cdn.example.com/b/{n}.mp4")

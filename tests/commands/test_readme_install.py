@@ -152,18 +152,26 @@ def test_without_the_urls_snippet_check_warns_w004(site: Path) -> None:
         urls.write_text(kept)
 
 
-def task_backend_snippet() -> str:
-    (found,) = [
+def task_backend_snippets() -> list[str]:
+    """Every django-tasks-db set-up the README shows ("Media from your models", "Running at
+    scale"); each must work as written."""
+    found = [
         block
         for block in code_blocks(README.read_text(encoding="utf-8"), "python")
         if '"django_tasks_db"' in block and "TASKS" in block
     ]
+    assert found
     return found
 
 
-def test_the_readmes_django_tasks_db_setup_works_and_e010_catches_half_of_it(site: Path) -> None:
+@pytest.mark.parametrize("which", [0, 1])
+def test_the_readmes_django_tasks_db_setup_works_and_e010_catches_half_of_it(
+    site: Path, which: int
+) -> None:
     (site / ".env").write_text(f"FIELD_ENCRYPTION_KEY={Fernet.generate_key().decode()}\n")
-    readme = task_backend_snippet()
+    snippets = task_backend_snippets()
+    assert len(snippets) == 2, "a set-up was added or removed: update the parameters"
+    readme = snippets[which]
     (site / "mysite" / "settings_tasks.py").write_text(
         "from mysite.settings import *  # noqa: F403\n" + readme
     )
