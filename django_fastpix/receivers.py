@@ -6,7 +6,7 @@ import logging
 from functools import partial
 from typing import Any
 
-from django.db import models, transaction
+from django.db import models, router, transaction
 from django.db.models.signals import post_delete, post_init, post_save, pre_save
 
 from . import signals
@@ -72,11 +72,19 @@ def source_saved(
         return
     if not created and _unchanged(source, instance):
         return
+    # Known again only once this save commits: a rolled-back save must look again next time.
+    instance.__dict__.pop(SAVED_URL, None)
+    using = router.db_for_write(sender, instance=instance)
     try:
-        # Whatever fails in there is undone alone (a savepoint), and the site's save goes on.
-        media_for_saved_source(source, instance, new=created)
+        if transaction.get_connection(using).in_atomic_block:
+            # Inside the site's transaction, everything the app does (its look-ups and the
+            # adapter's callables too) is undone alone on failure: on PostgreSQL one failed
+            # statement would otherwise abort the site's whole transaction.
+            with transaction.atomic(using=using):
+                media_for_saved_source(source, instance, new=created)
+        else:
+            media_for_saved_source(source, instance, new=created)
     except Exception:
-        instance.__dict__.pop(SAVED_URL, None)  # the next save looks again
         logger.exception(
             "Could not record a FastPix media for %s #%s; the object is saved. "
             "`manage.py fastpix_doctor` lists such objects, `fastpix_media recover` retries.",
@@ -84,7 +92,12 @@ def source_saved(
             instance.pk,
         )
     else:
-        instance.__dict__[SAVED_URL] = (source.url_field, getattr(instance, source.url_field))
+        saved = (source.url_field, getattr(instance, source.url_field))
+        transaction.on_commit(partial(_remember_url, instance, saved), using=using)
+
+
+def _remember_url(instance: models.Model, saved: tuple[str, Any]) -> None:
+    instance.__dict__[SAVED_URL] = saved
 
 
 def _unchanged(source: MediaSource, instance: models.Model) -> bool:
@@ -97,6 +110,10 @@ def _unchanged(source: MediaSource, instance: models.Model) -> bool:
     """
     saved = instance.__dict__.get(SAVED_URL)
     if saved is None or saved != (source.url_field, getattr(instance, source.url_field)):
+        return False
+    if source.on_url_change != "keep":
+        # A stale copy writing an older URL back could point at a media deleted remotely
+        # since: sources that delete old media always look.
         return False
     if not source.url_of(instance):
         return True

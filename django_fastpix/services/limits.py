@@ -25,7 +25,7 @@ from typing import Any, Protocol
 
 from django.core.cache import caches
 from django.core.exceptions import ImproperlyConfigured
-from django.db import DatabaseError, models
+from django.db import models, transaction
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -407,8 +407,10 @@ def note_rate_limited(workspace: Workspace, retry_after: float | None, reason: s
         return
     until = timezone.now() + timedelta(seconds=wait)
     try:
-        store().pause(workspace.pk, until, reason)
-    except DatabaseError:
+        # A savepoint: a failed write must not abort a transaction the caller holds.
+        with transaction.atomic():
+            store().pause(workspace.pk, until, reason)
+    except Exception:  # the database or the cache: never the call's own outcome
         logger.exception("Could not record the FastPix pause of %s", workspace.slug)
         return
     logger.warning(
@@ -423,32 +425,42 @@ def note_outcome(
     workspace: Workspace, state: LimitsState, probing: bool, exc: BaseException | None
 ) -> None:
     """Count a call's outcome: failures open or reopen the circuit, an answer closes it."""
+    answered = exc is None or (isinstance(exc, FastPixAPIError) and not is_failure(exc))
+    if answered and not (probing or state.needs_reset):
+        return  # the healthy call: nothing to write, not even a savepoint
     try:
-        if exc is None or (isinstance(exc, FastPixAPIError) and not is_failure(exc)):
-            # FastPix answered (2xx, or a 4xx/429 about the request): it is up.
-            if probing or state.needs_reset:
-                store().record_success(workspace.pk)
-                if state.circuit_opened_at is not None:
-                    logger.warning("FastPix circuit of %s closed", workspace.slug)
-        elif is_failure(exc):
-            reason = f"{type(exc).__name__}: {exc}"
-            now = timezone.now()
-            if probing:
-                store().reopen(workspace.pk, reason, now)
-                logger.warning("FastPix circuit of %s reopened: %s", workspace.slug, reason)
-            elif store().record_failure(workspace.pk, reason, now):
-                logger.warning(
-                    "FastPix circuit of %s opened after %d failed calls in a row (%s); "
-                    "calls are refused until %s",
-                    workspace.slug,
-                    threshold(),
-                    reason,
-                    (now + cooldown()).isoformat(),
-                )
-        elif probing:
-            store().release_probe(workspace.pk)  # the probe never reached FastPix
-    except DatabaseError:
+        with transaction.atomic():  # a savepoint, as in note_rate_limited
+            _record_outcome(workspace, state, probing, exc)
+    except Exception:  # the database or the cache: never replaces the call's own outcome
         logger.exception("Could not record the FastPix call outcome of %s", workspace.slug)
+
+
+def _record_outcome(
+    workspace: Workspace, state: LimitsState, probing: bool, exc: BaseException | None
+) -> None:
+    if exc is None or (isinstance(exc, FastPixAPIError) and not is_failure(exc)):
+        # FastPix answered (2xx, or a 4xx/429 about the request): it is up.
+        if probing or state.needs_reset:
+            store().record_success(workspace.pk)
+            if state.circuit_opened_at is not None:
+                logger.warning("FastPix circuit of %s closed", workspace.slug)
+    elif is_failure(exc):
+        reason = f"{type(exc).__name__}: {exc}"
+        now = timezone.now()
+        if probing:
+            store().reopen(workspace.pk, reason, now)
+            logger.warning("FastPix circuit of %s reopened: %s", workspace.slug, reason)
+        elif store().record_failure(workspace.pk, reason, now):
+            logger.warning(
+                "FastPix circuit of %s opened after %d failed calls in a row (%s); "
+                "calls are refused until %s",
+                workspace.slug,
+                threshold(),
+                reason,
+                (now + cooldown()).isoformat(),
+            )
+    elif probing:
+        store().release_probe(workspace.pk)  # the probe never reached FastPix
 
 
 def read(workspace: Workspace | int) -> LimitsState:

@@ -598,8 +598,10 @@ def apply_event(event: WebhookEvent) -> bool:
         occurred_at=event.occurred_at or event.received_at,
         playback_ids_known=playback_known,
     )
-    if status == "failed":
-        Media.objects.filter(pk=media.pk, error="").update(error=_failure_reason(data))
+    if status == "failed" and not media.error:
+        # Also on the object: site handlers are given this one, not a fresh read.
+        media.error = _failure_reason(data)
+        Media.objects.filter(pk=media.pk, error="").update(error=media.error)
     if remote.upload_id:
         apply_upload_media(event.workspace, remote.upload_id, media)
     if remote.stream_id and media.live_stream_id is None:

@@ -259,3 +259,25 @@ def test_a_create_that_keeps_getting_5xx_fails_after_the_last_attempt(
     assert "503" in media.error
     assert len(fake_api.requests_for("POST /on-demand")) == 3
     assert failures == [media.error]
+
+
+def failing_query_metadata(lesson: Lesson) -> dict[str, str]:
+    """A metadata callable whose query fails in the database (a bad migration, a timeout)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT no_such_column FROM testapp_lesson")
+    return {}
+
+
+def test_a_failed_query_in_the_apps_work_leaves_the_sites_transaction_usable(
+    settings, workspace, fake_token, fake_api
+):
+    """On PostgreSQL one failed statement aborts the whole transaction: the app's work runs in
+    a savepoint of its own inside the site's transaction, so the site's save and its later
+    queries still commit (tox -e postgres runs this on PostgreSQL)."""
+    use_source(settings, workspace="prod", metadata=f"{__name__}.failing_query_metadata")
+    fake_token()
+    with transaction.atomic():
+        lesson = Lesson.objects.create(title="Kept", video_url=VIDEO, workspace_slug="prod")
+        Lesson.objects.create(title="After", video_url="")  # the site goes on in its transaction
+    assert set(Lesson.objects.values_list("title", flat=True)) >= {"Kept", "After"}
+    assert Lesson.objects.get(pk=lesson.pk).title == "Kept"

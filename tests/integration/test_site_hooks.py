@@ -65,6 +65,22 @@ def test_a_handler_runs_after_the_event_is_applied_and_once_per_delivery(hooked,
     assert seen == [("video.media.ready", MediaStatus.READY, 10.0)]
 
 
+def test_a_failed_handler_sees_the_reason_it_failed(hooked, handler):
+    """The media a handler gets is the one the event applied, failure reason included."""
+    seen = []
+
+    @handler("video.media.failed")
+    def on_failed(event, media):
+        seen.append((media.status, media.error))
+
+    Media.objects.create(workspace=hooked, fastpix_id="m-fail", status=MediaStatus.PROCESSING)
+    body = event_body("video.media.failed", "m-fail", status="Failed", errors=["bad codec"])
+    assert deliver(hooked, body).status == 200
+    ((status, error),) = seen
+    assert status == MediaStatus.FAILED and "bad codec" in error
+    assert Media.objects.get(fastpix_id="m-fail").error == error
+
+
 def test_a_failing_handler_rolls_the_event_back_and_is_recorded_then_retried(hooked, handler):
     calls = []
 
