@@ -81,7 +81,13 @@ def _signal_group(proc: subprocess.Popen[bytes], signum: int) -> None:
     # Only while the leader is unreaped: its pid (the group id) cannot have been reused.
     if proc.returncode is None:
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signum)
+            if os.getpgid(proc.pid) == proc.pid:
+                os.killpg(proc.pid, signum)
+            else:
+                # Not started in a session of its own (e.g. the example site of the browser
+                # tests): signal the process itself, or a kill would silently reach nothing
+                # and the wait after it would never return.
+                proc.send_signal(signum)
 
 
 def kill_hard(proc: subprocess.Popen[bytes]) -> None:

@@ -200,6 +200,7 @@ def run_site(fake: FakeFastPix, tmp_path: Path, **extra_env: str) -> Iterator[Si
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
+            start_new_session=True,  # so stop() ends it and anything it started
         )
     try:
         up = wait_for(
