@@ -96,14 +96,6 @@ class LiveStream(models.Model):
         return f"<LiveStream {self.pk}: {self.fastpix_id} {self.status}>"
 
     @property
-    def playback_id(self) -> str:
-        """The first playback id ('' when FastPix gave none)."""
-        for entry in self.playback_ids or []:
-            if isinstance(entry, dict) and entry.get("id"):
-                return str(entry["id"])
-        return ""
-
-    @property
     def playback(self) -> LivePlayback | None:
         """The first playback id, ready to sign (None when FastPix gave none)."""
         for entry in self.playback_ids or []:
@@ -113,11 +105,16 @@ class LiveStream(models.Model):
         return None
 
     @property
+    def playback_id(self) -> str:
+        """The first playback id ('' when FastPix gave none)."""
+        playback = self.playback
+        return playback.fastpix_id if playback else ""
+
+    @property
     def is_private(self) -> bool:
-        for entry in self.playback_ids or []:
-            if isinstance(entry, dict) and entry.get("id"):
-                return str(entry.get("accessPolicy") or "public") != "public"
-        return self.access_policy != "public"
+        """Whether its playback needs a token (the stream's policy until FastPix gave an id)."""
+        playback = self.playback
+        return (playback.access_policy if playback else self.access_policy) != "public"
 
     @property
     def is_live(self) -> bool:
