@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.db import transaction
-from django.db.models import Q
+from django.db import IntegrityError, transaction
+from django.db.models import Count, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from .. import signals
@@ -54,20 +55,29 @@ def sync_media(
     """Bring local media of ``workspace`` in line with FastPix; repairs missed webhooks.
 
     One sync per workspace at a time, in any number of processes: a second one raises
-    ``SyncInProgressError``. Each page costs a bounded number of queries (not one per media):
-    the token lookup, one read of the known rows, one bulk insert, one bulk update, and two
-    for playback ids.
+    ``SyncInProgressError``. Each page costs a bounded number of queries whatever the table
+    size (not one per media): the token lookup of its request, then ``upsert_page``'s 2 or 3.
     """
     report = SyncReport()
     started = timezone.now()
     owner = _take_sync_lease(workspace)
+    renewed = time.monotonic()
     try:
         for page in api.pages(workspace, FastPixClient.list_media, "asc"):
             report.pages += 1
             report.total = page.total
-            with transaction.atomic():
+            # Renewed once a quarter of the hold has passed, not on every page: a write
+            # per page would be most of a no-change sync's cost.
+            if time.monotonic() - renewed > _sync_lease().total_seconds() / 4:
                 _renew_sync_lease(workspace, owner)
-                upsert_page(workspace, page.items, report)
+                renewed = time.monotonic()
+            try:
+                with transaction.atomic():
+                    upsert_page(workspace, page.items, report)
+            except IntegrityError:
+                # A webhook inserted one of this page's media since the page was read.
+                with transaction.atomic():
+                    upsert_page_carefully(workspace, page.items, report)
             if progress:
                 progress(report)
         # Only after a listing that saw every media FastPix counted (a delete during the sync
@@ -150,45 +160,55 @@ def _gone_in_fastpix(workspace: Workspace, fastpix_id: str) -> bool:
 
 
 def upsert_page(workspace: Workspace, items: list[RemoteMedia], report: SyncReport) -> None:
-    """Create or update the rows of one page with a fixed number of queries."""
+    """Create or update the rows of one page: at most 3 queries on a first sync (read, media
+    insert, playback ids insert), 2 when nothing changed (read, last-synced stamp), one more
+    when rows changed.
+
+    Run inside a transaction. A webhook that inserts a stand-in row for one of the page's
+    media between the read and the insert makes the insert fail with ``IntegrityError``: the
+    caller rolls the page back and runs ``upsert_page(..., careful=True)``, which lets such
+    rows win instead (and reads back the ids it needs).
+    """
+    _upsert(workspace, items, report, careful=False)
+
+
+def upsert_page_carefully(
+    workspace: Workspace, items: list[RemoteMedia], report: SyncReport
+) -> None:
+    """``upsert_page`` for a page whose first attempt met a row inserted meanwhile."""
+    _upsert(workspace, items, report, careful=True)
+
+
+@dataclass
+class _Page:
+    """What one page changes, applied to the report only once its writes have succeeded."""
+
+    created: list[Media] = field(default_factory=list)
+    updated: list[Media] = field(default_factory=list)
+    changed_fields: set[str] = field(default_factory=set)
+    unchanged_pks: list[int] = field(default_factory=list)
+    # (media, remote) pairs whose row lacks some of the playback ids FastPix reports.
+    playback_missing: list[tuple[Media, RemoteMedia]] = field(default_factory=list)
+    # Rows created here whose create answer was lost, folded into a webhook's stand-in.
+    unlinked: list[tuple[Media, str]] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+def _upsert(
+    workspace: Workspace, items: list[RemoteMedia], report: SyncReport, *, careful: bool
+) -> None:
     if not items:
         return
-    report.seen += len(items)
-    ids = [m.id for m in items]
-    references = {}
-    for remote in items:
-        ref = parse_reference(remote.metadata.get(reference_key()))
-        if ref is not None:
-            references[ref] = remote.id
-    # Locked: a webhook committing between this read and the bulk update must not be undone.
-    locked = Media.objects.select_for_update()
-    existing = {
-        m.fastpix_id or "": m for m in locked.filter(workspace=workspace, fastpix_id__in=ids)
-    }
-    # Rows created locally whose create answer was lost carry only our reference.
-    unlinked: list[tuple[Media, str]] = []
-    if references:
-        for media in locked.filter(
-            workspace=workspace, fastpix_id__isnull=True, reference__in=list(references)
-        ):
-            fastpix_id = references[media.reference]
-            if fastpix_id in existing:
-                # A webhook's stand-in row holds the id already: linking folds it into ours.
-                unlinked.append((media, fastpix_id))
-            else:
-                existing[fastpix_id] = media
     now = timezone.now()
-    to_create: list[Media] = []
-    to_update: list[Media] = []
-    changed_fields: set[str] = set()
-    seen_pks: list[int] = []
+    page = _Page()
+    existing = _read_known(workspace, items, page)
     for remote in items:
-        found = existing.get(remote.id)
-        if found is None:
+        media = existing.get(remote.id)
+        if media is None:
             if len(remote.id) > FASTPIX_ID_WIDTH:
-                report.errors.append(f"Skipped a media id longer than {FASTPIX_ID_WIDTH} chars.")
+                page.errors.append(f"Skipped a media id longer than {FASTPIX_ID_WIDTH} chars.")
                 continue
-            to_create.append(
+            page.created.append(
                 Media(
                     workspace=workspace,
                     fastpix_id=remote.id,
@@ -197,9 +217,10 @@ def upsert_page(workspace: Workspace, items: list[RemoteMedia], report: SyncRepo
                     **fields_from_remote(remote),
                 )
             )
+            page.playback_missing.append((page.created[-1], remote))
             continue
-        media = found
-        seen_pks.append(media.pk)
+        if getattr(media, "fastpix_known_playback_ids", 0) != len(_playback_ids(remote)):
+            page.playback_missing.append((media, remote))
         changed = forward_changes(media, remote, remote.status)
         if media.fastpix_id != remote.id:
             media.fastpix_id = remote.id
@@ -209,48 +230,107 @@ def upsert_page(workspace: Workspace, items: list[RemoteMedia], report: SyncRepo
         if changed:
             # Only rows and columns that differ: bulk_update's CASE per row and column is
             # what a sync spends its time on otherwise.
-            media.updated_at = now
-            to_update.append(media)
-            changed_fields |= changed | {"updated_at"}
-    if to_create:
-        # A webhook may have made a stand-in row for one of these since the read above; that
-        # row wins (it is at least as current), rather than the page failing on the constraint.
-        Media.objects.bulk_create(to_create, ignore_conflicts=True)
-        report.created += len(to_create)
-    if to_update:
-        Media.objects.bulk_update(to_update, sorted(changed_fields))
-        report.updated += len(to_update)
-    if seen_pks:
-        Media.objects.filter(pk__in=seen_pks).update(last_synced_at=now)
-        report.unchanged += len(seen_pks) - len(to_update)
-    _upsert_playback_ids(workspace, items)
+            media.updated_at = media.last_synced_at = now
+            page.updated.append(media)
+            page.changed_fields |= changed | {"updated_at", "last_synced_at"}
+        else:
+            page.unchanged_pks.append(media.pk)
+    _write(workspace, page, now, careful=careful)
     by_id = {remote.id: remote for remote in items}
-    for media, fastpix_id in unlinked:
+    for media, fastpix_id in page.unlinked:
         link_remote(media, by_id[fastpix_id])
+    report.seen += len(items)
+    report.created += len(page.created)
+    report.updated += len(page.updated)
+    report.unchanged += len(page.unchanged_pks)
+    report.errors += page.errors
 
 
-def _upsert_playback_ids(workspace: Workspace, items: list[RemoteMedia]) -> None:
-    wanted = {p.id: (m.id, p.access_policy) for m in items for p in m.playback_ids}
-    if not wanted:
-        return
-    known = set(
-        PlaybackId.objects.filter(fastpix_id__in=list(wanted)).values_list("fastpix_id", flat=True)
-    )
-    missing = {pid: v for pid, v in wanted.items() if pid not in known}
+def _read_known(workspace: Workspace, items: list[RemoteMedia], page: _Page) -> dict[str, Media]:
+    """The page's rows the site has, by FastPix id, locked, in one query.
+
+    A row is found by its FastPix id, or, for a row created here whose create answer was lost,
+    by the reference our metadata carries. Each row also counts which of the page's playback
+    ids it has, so a page where nothing changed reads no playback id table.
+    """
+    references = {}
+    for remote in items:
+        ref = parse_reference(remote.metadata.get(reference_key()))
+        if ref is not None:
+            references[ref] = remote.id
+    matches = Q(fastpix_id__in=[m.id for m in items])
+    if references:
+        matches |= Q(fastpix_id__isnull=True, reference__in=list(references))
+    # Locked: a webhook committing between this read and the bulk update must not be undone.
+    rows = Media.objects.select_for_update().filter(matches, workspace=workspace).order_by()
+    wanted = sorted({pid for remote in items for pid in _playback_ids(remote)})
+    if wanted:
+        known = (
+            PlaybackId.objects.filter(media=OuterRef("pk"), fastpix_id__in=wanted)
+            .order_by()
+            .values("media")
+            .annotate(n=Count("pk"))
+            .values("n")
+        )
+        rows = rows.annotate(fastpix_known_playback_ids=Subquery(known[:1]))
+    found = list(rows)
+    existing = {m.fastpix_id: m for m in found if m.fastpix_id}
+    for media in found:
+        if media.fastpix_id:
+            continue
+        fastpix_id = references[media.reference]
+        if fastpix_id in existing:
+            # A webhook's stand-in row holds the id already: linking folds it into ours.
+            page.unlinked.append((media, fastpix_id))
+        else:
+            existing[fastpix_id] = media
+    return existing
+
+
+def _playback_ids(remote: RemoteMedia) -> set[str]:
+    """The playback ids of ``remote`` a row can store (longer ones are skipped)."""
+    return {p.id for p in remote.playback_ids if len(p.id) <= PLAYBACK_ID_WIDTH}
+
+
+def _write(workspace: Workspace, page: _Page, now: datetime, *, careful: bool) -> None:
+    if page.created:
+        if careful:
+            # A stand-in row a webhook made since the read wins (it is at least as current).
+            Media.objects.bulk_create(page.created, ignore_conflicts=True)
+        else:
+            # Sets the new rows' ids where the database returns them (PostgreSQL, SQLite).
+            Media.objects.bulk_create(page.created)
+    if page.updated:
+        Media.objects.bulk_update(page.updated, sorted(page.changed_fields))
+    if page.unchanged_pks:
+        Media.objects.filter(pk__in=page.unchanged_pks).update(last_synced_at=now)
+    _insert_playback_ids(workspace, page.playback_missing)
+
+
+def _insert_playback_ids(workspace: Workspace, missing: list[tuple[Media, RemoteMedia]]) -> None:
+    """Insert the playback ids rows lack; ids already stored are skipped by the database."""
     if not missing:
         return
-    media_pks = dict(
-        Media.objects.filter(
-            workspace=workspace, fastpix_id__in={mid for mid, _ in missing.values()}
-        ).values_list("fastpix_id", "pk")
-    )
-    PlaybackId.objects.bulk_create(
-        [
-            PlaybackId(
-                media_id=media_pks[mid], fastpix_id=pid, access_policy=playback_policy(policy)
+    unknown_pks = [media.fastpix_id for media, _ in missing if media.pk is None]
+    pks = {}
+    if unknown_pks:
+        # Rows the insert did not return ids for (a careful page, or a database that cannot
+        # return them): one read, and a stand-in row that won gets the playback ids.
+        pks = dict(
+            Media.objects.filter(workspace=workspace, fastpix_id__in=unknown_pks).values_list(
+                "fastpix_id", "pk"
             )
-            for pid, (mid, policy) in missing.items()
-            if mid in media_pks and len(pid) <= PLAYBACK_ID_WIDTH
-        ],
-        ignore_conflicts=True,
-    )
+        )
+    rows = []
+    for media, remote in missing:
+        media_pk = media.pk if media.pk is not None else pks.get(media.fastpix_id)
+        if media_pk is None:
+            continue
+        rows += [
+            PlaybackId(
+                media_id=media_pk, fastpix_id=p.id, access_policy=playback_policy(p.access_policy)
+            )
+            for p in remote.playback_ids
+            if len(p.id) <= PLAYBACK_ID_WIDTH
+        ]
+    PlaybackId.objects.bulk_create(rows, ignore_conflicts=True)

@@ -70,6 +70,13 @@ def _token(value: str) -> tuple[str, str, str, str]:
     return parts[0], parts[1], scope, workspace
 
 
+def _seed(value: str) -> tuple[int, str]:
+    count, _, workspace = value.partition(":")
+    if not count.isdigit():
+        raise argparse.ArgumentTypeError(f"expected COUNT[:WORKSPACE] (e.g. 10000), not {value!r}")
+    return int(count), workspace or "ws-default"
+
+
 def _pair(value: str) -> tuple[str, str]:
     workspace, sep, rest = value.partition("=")
     if not sep or not workspace or not rest:
@@ -139,6 +146,15 @@ def build_parser() -> argparse.ArgumentParser:
         "for no retry). Default: 5,30,2m,10m,30m,1h,2h,4h,8h,8h (11 attempts over ~24 h)",
     )
     parser.add_argument(
+        "--seed-media",
+        type=_seed,
+        action="append",
+        default=[],
+        metavar="COUNT[:WORKSPACE]",
+        help="start with COUNT ready media (one public playback id each) in WORKSPACE "
+        "(default ws-default), made without requests or webhooks: data to sync against",
+    )
+    parser.add_argument(
         "--time-scale",
         type=_argument_type(parse_time_scale),
         default=1.0,
@@ -157,6 +173,8 @@ def configure_lab(fake: FakeFastPix, options: Mapping[str, Any]) -> list[FaultSp
         schedule = parse_schedule(schedule)
     fake.webhook_retry_schedule = schedule
     fake.webhook_time_scale = float(options.get("time_scale", 1.0))
+    for count, workspace in options.get("seed_media", []):
+        fake.seed_media(count, workspace)
     return specs
 
 
@@ -165,6 +183,8 @@ def lab_lines(fake: FakeFastPix, specs: list[FaultSpec]) -> list[str]:
     lines = [f"fault {spec.describe()}" for spec in specs]
     schedule = describe_schedule(fake.webhook_retry_schedule, fake.webhook_time_scale)
     lines.append(f"webhook retries: {schedule}")
+    for workspace, count in sorted(fake.media_counts().items()):
+        lines.append(f"media in {workspace}: {count}")
     return lines
 
 

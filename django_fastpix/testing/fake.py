@@ -318,6 +318,14 @@ class FakeFastPix:
                 ids.append(media.id)
             return ids
 
+    def media_counts(self) -> dict[str, int]:
+        """How many media each workspace holds, by workspace name."""
+        with self.store.lock:
+            counts: dict[str, int] = {}
+            for media in self.store.media.values():
+                counts[media.workspace.name] = counts.get(media.workspace.name, 0) + 1
+            return counts
+
     def media(self, workspace: str | None = None) -> list[dict[str, Any]]:
         """All media (of one workspace, by name or id), oldest first."""
         with self.store.lock:

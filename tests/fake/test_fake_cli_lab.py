@@ -166,3 +166,26 @@ def test_default_schedule_is_announced() -> None:
         )
         out = stop(proc)
     assert out.startswith("requests: 0")
+
+
+def test_seeded_media_from_the_command_line() -> None:
+    """``--seed-media``: ready media to sync against (as benchmarks/sync_media.py uses it)."""
+    with fake_cli("--seed-media", "120", "--seed-media", "3:ws-other") as (base, banner, proc):
+        assert proc.stdout is not None
+        banner += [proc.stdout.readline(), proc.stdout.readline()]
+        assert "media in ws-default: 120\n" in banner and "media in ws-other: 3\n" in banner
+        page = requests.get(
+            f"{base}/on-demand", params={"limit": 50, "offset": 3}, auth=AUTH, timeout=5
+        ).json()
+        assert page["pagination"]["totalRecords"] == 120
+        assert len(page["data"]) == 20
+        assert {m["status"] for m in page["data"]} == {"Ready"}
+        assert all(len(m["playbackIds"]) == 1 for m in page["data"])
+    refused = subprocess.run(
+        [sys.executable, "-m", "django_fastpix.testing", "--seed-media", "many"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert refused.returncode == 2
+    assert "expected COUNT[:WORKSPACE]" in refused.stderr
