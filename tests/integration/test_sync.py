@@ -153,6 +153,12 @@ def test_sync_command(fake_token, workspace, fake_api):
         result["workspaces"]["prod"]["created"] == 120
         and result["workspaces"]["prod"]["pages"] == 3
     )
+    again = io.StringIO()
+    call_command("fastpix_sync_media", "--workspace", "prod", stdout=again)
+    assert "120 media in 3 page(s); 0 created, 0 updated, 120 unchanged" in again.getvalue()
+    out = io.StringIO()
+    call_command("fastpix_sync_media", "--workspace", "prod", "--json", stdout=out)
+    assert json.loads(out.getvalue())["workspaces"]["prod"]["unchanged"] == 120
     with pytest.raises(CommandError, match="No workspace nope"):
         call_command("fastpix_sync_media", "--workspace", "nope")
     fake_api.inject("GET /on-demand", status=500)

@@ -65,13 +65,14 @@ class Command(FastPixCommand):
                 "seen": report.seen,
                 "created": report.created,
                 "updated": report.updated,
+                "unchanged": report.unchanged,
                 "marked_deleted": report.marked_deleted,
             }
             if not options["json"]:
                 self.stdout.write(
                     f"{workspace.slug}: {report.seen} media in {report.pages} page(s); "
                     f"{report.created} created, {report.updated} updated, "
-                    f"{report.marked_deleted} marked deleted."
+                    f"{report.unchanged} unchanged, {report.marked_deleted} marked deleted."
                 )
         if options["json"]:
             self.stdout.write(json.dumps({"workspaces": results, "errors": failed}))
