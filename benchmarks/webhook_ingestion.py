@@ -2,6 +2,7 @@
 
     python benchmarks/webhook_ingestion.py [--database-url URL] [--rounds 20] [--calls 50]
     python benchmarks/webhook_ingestion.py --database-url URL --server   # + CONN_MAX_AGE
+    python benchmarks/webhook_ingestion.py --database-url URL --task-backend rq  # (q) on Redis
 
 Contenders, each a POST through Django's test Client with the test settings' middleware,
 interleaved call by call in a random order (a new order for every call):
@@ -10,7 +11,11 @@ interleaved call by call in a random order (a new order for every call):
     store, apply, answer;
 (b) duplicate: a redelivery of an event already processed;
 (c) echo: a view that reads the body and answers JSON, behind the same middleware (the floor
-    of any view).
+    of any view);
+(q) queued delivery: (a) with ``FASTPIX["WEBHOOK_PROCESSING"] = "queued"``: verify, store, queue
+    the job on a real queue (``--task-backend``: ``queue``, django-tasks-db in the same database,
+    the default; ``rq``, django-tasks-rq on the local Redis), answer. No worker runs during the
+    benchmark: this is what FastPix waits for; the jobs are removed afterwards.
 Prints medians over rounds (a round's figure is the median of its calls) with the IQR, the
 deliveries per second they mean, ratios against (c) computed round by round, and the queries
 each kind costs (counted apart from the timings). With ``--server``, the same deliveries are
@@ -43,6 +48,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
 for _i, _arg in enumerate(sys.argv):
     if _arg == "--database-url" and _i + 1 < len(sys.argv):
         os.environ["DATABASE_URL"] = sys.argv[_i + 1]
+# Queued deliveries go to a Redis database of their own unless REDIS_URL says otherwise.
+os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/15")
 if "DATABASE_URL" not in os.environ:
     _tmp = tempfile.mkdtemp(prefix="fastpix-bench-")
     os.environ["DATABASE_URL"] = f"sqlite:///{_tmp}/webhooks.sqlite3"
@@ -177,10 +184,21 @@ def in_process(args: argparse.Namespace, known: list[tuple[str, str, str]]) -> N
         )
         assert response.status_code == 200, response.content
 
+    inline = {**settings.FASTPIX, "TASK_BACKEND": args.task_backend}
+    queued = {**inline, "WEBHOOK_PROCESSING": "queued"}
+
     # Bodies and signatures are made outside the timers: FastPix makes them, not the site.
     def delivery(body: bytes) -> None:
         post(url, body)
         done.append(body)
+
+    def queued_delivery(body: bytes) -> None:
+        settings.FASTPIX = queued
+        try:
+            post(url, body)
+        finally:
+            settings.FASTPIX = inline
+        # Not a duplicate's body: its event waits for a worker, so a redelivery would apply it.
 
     def duplicate(body: bytes) -> None:
         post(url, body)
@@ -190,6 +208,7 @@ def in_process(args: argparse.Namespace, known: list[tuple[str, str, str]]) -> N
 
     fns: dict[str, Callable[[bytes], None]] = {
         "delivery": delivery,
+        "queued delivery": queued_delivery,
         "duplicate": duplicate,
         "echo": baseline,
     }
@@ -197,6 +216,7 @@ def in_process(args: argparse.Namespace, known: list[tuple[str, str, str]]) -> N
     def body_for(name: str) -> bytes:
         return random.choice(done) if name == "duplicate" else fresh()
 
+    settings.FASTPIX = inline
     for _ in range(20):  # warm up: connections, caches, lazy imports
         for name in fns:
             fns[name](body_for(name))
@@ -232,22 +252,24 @@ def in_process(args: argparse.Namespace, known: list[tuple[str, str, str]]) -> N
         f"{', asynchronous commits' if os.environ.get('BENCH_ASYNC_COMMIT') else ''}); "
         f"{args.rounds} rounds x {args.calls} calls per contender, in-process test Client"
     )
-    print(f"{'contender':<12}{'median µs':>11}{'IQR µs':>15}{'per second':>12}{'x echo':>18}")
+    print(f"{'contender':<16}{'median µs':>11}{'IQR µs':>15}{'per second':>12}{'x echo':>18}")
     rows = []
     for name in fns:
         q1, q2, q3 = quartiles(medians[name])
         r = ratio(name)
         print(
-            f"{name:<12}{q2 * 1e6:>11.0f}{f'{q1 * 1e6:.0f}-{q3 * 1e6:.0f}':>15}{1 / q2:>12.0f}"
+            f"{name:<16}{q2 * 1e6:>11.0f}{f'{q1 * 1e6:.0f}-{q3 * 1e6:.0f}':>15}{1 / q2:>12.0f}"
             f"{f'{r[1]:.2f} ({r[0]:.2f}-{r[2]:.2f})':>18}"
         )
         rows.append((name, q1, q2, q3, r))
     print("queries (table statements / all statements incl. BEGIN, COMMIT, savepoints):")
     for name, (tables, statements) in queries.items():
-        print(f"  {name:<12}{tables} / {statements}")
-    rate = 1 / quartiles(medians["delivery"])[1]
-    verdict = "met" if rate >= FLOOR_PER_SECOND else "NOT MET"
-    print(f"\nfloor >= {FLOOR_PER_SECOND} deliveries/s (PostgreSQL): {verdict} ({rate:.0f}/s)")
+        print(f"  {name:<16}{tables} / {statements}")
+    print(f"\nfloor >= {FLOOR_PER_SECOND} deliveries/s (PostgreSQL):")
+    for name in ("delivery", "queued delivery"):
+        rate = 1 / quartiles(medians[name])[1]
+        verdict = "met" if rate >= FLOOR_PER_SECOND else "NOT MET"
+        print(f"  {name}: {verdict} ({rate:.0f}/s)")
     print("\nmarkdown rows:")
     for name, q1, q2, q3, r in rows:
         tables = queries[name][0]
@@ -255,6 +277,18 @@ def in_process(args: argparse.Namespace, known: list[tuple[str, str, str]]) -> N
             f"| {vendor} | webhook {name} | {q2 * 1e6:.0f} µs ({q1 * 1e6:.0f}-{q3 * 1e6:.0f}) "
             f"| {1 / q2:.0f}/s | {r[1]:.2f} x echo | {tables} |"
         )
+
+
+def remove_queued_jobs(alias: str) -> None:
+    """Drop the jobs the queued deliveries left (no worker ran them)."""
+    if alias == "rq":
+        import django_rq
+
+        django_rq.get_queue("default").empty()
+    else:
+        from django_tasks_db.models import DBTaskResult
+
+        DBTaskResult.objects.filter(task_path="django_fastpix.tasks.process_webhook_event").delete()
 
 
 TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE SAVEPOINT")
@@ -360,6 +394,14 @@ def main() -> None:
         help="commits that do not wait for the disk (PostgreSQL synchronous_commit=off, SQLite "
         "synchronous=OFF): the app's own cost, without the machine's fsync latency",
     )
+    parser.add_argument(
+        "--task-backend",
+        choices=["queue", "rq"],
+        default="queue",
+        help="where queued deliveries put their job: queue (django-tasks-db, in the benchmark's "
+        "database; the default) or rq (django-tasks-rq on REDIS_URL, default "
+        "redis://127.0.0.1:6379/15)",
+    )
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     settings.ROOT_URLCONF = __name__
@@ -368,7 +410,10 @@ def main() -> None:
         serve(args.serve)
         return
     known = prepare()
-    in_process(args, known)
+    try:
+        in_process(args, known)
+    finally:
+        remove_queued_jobs(args.task_backend)
     if args.server:
         over_http(args, known)
 

@@ -559,3 +559,24 @@ def check_limits_store(app_configs: Any = None, **kwargs: Any) -> list[checks.Ch
             )
         ]
     return []
+
+
+@checks.register()
+def check_webhook_processing(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """fastpix.E013: WEBHOOK_PROCESSING is 'inline' or 'queued'."""
+    from .conf import fastpix_settings
+
+    try:
+        mode = fastpix_settings.WEBHOOK_PROCESSING
+    except ImproperlyConfigured:
+        return []  # E003 says why
+    if mode in ("inline", "queued"):
+        return []
+    return [
+        checks.Error(
+            f"FASTPIX['WEBHOOK_PROCESSING'] is {mode!r}; it must be 'inline' or 'queued'.",
+            hint="'queued' answers FastPix once the event is stored and applies it in a worker "
+            "(the process_webhook_event task).",
+            id="fastpix.E013",
+        )
+    ]

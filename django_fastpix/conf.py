@@ -48,6 +48,11 @@ DEFAULTS: dict[str, Any] = {
     # Webhooks: largest accepted body, and how long the previous secret stays valid.
     "WEBHOOK_MAX_BODY_BYTES": 1_048_576,
     "WEBHOOK_PREVIOUS_SECRET_WINDOW": 24 * 3600,
+    # "inline": a delivery is applied before it is answered (a failure answers 500 and FastPix
+    # delivers again). "queued": it is stored, answered, and applied by a worker (the
+    # process_webhook_event task, retried with the creation backoff): FastPix waits for one
+    # INSERT, and a burst of events is spread over the workers.
+    "WEBHOOK_PROCESSING": "inline",
     # The task backend alias (Django Tasks API) media work is enqueued on.
     "TASK_BACKEND": "default",
     # Playback hosts; tests and local development point them at the fake server.

@@ -15,6 +15,7 @@ from .services.media import attempt_creation, attempt_deletion
 from .services.recovery import recover_media as run_recovery
 from .services.signing_keys import delete_pending_keys
 from .services.uploads import sweep_uploads as run_upload_sweep
+from .services.webhook_queue import attempt_event_processing
 
 try:  # Django >= 6.0
     from django.tasks import task
@@ -54,6 +55,12 @@ def sweep_uploads() -> dict[str, int]:
     return {"linked": result.linked, "timed_out": result.timed_out}
 
 
+@task()
+def process_webhook_event(event_id: int, attempt: int = 1) -> None:
+    """Apply a webhook event the view stored for a worker (WEBHOOK_PROCESSING = "queued")."""
+    attempt_event_processing(event_id, attempt)
+
+
 def register_jobs() -> None:
     """Hand these tasks to ``django_fastpix.jobs``, where services enqueue them by name."""
     jobs.register("create_media", create_media)
@@ -61,6 +68,7 @@ def register_jobs() -> None:
     jobs.register("recover_media", recover_media)
     jobs.register("prune_signing_keys", prune_signing_keys)
     jobs.register("sweep_uploads", sweep_uploads)
+    jobs.register("process_webhook_event", process_webhook_event)
 
 
 def enqueue_create(media_id: int, run_after: datetime | None = None) -> Any:

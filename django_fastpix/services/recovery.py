@@ -1,10 +1,11 @@
 """Recovery: queue again the work a lost job or a dead worker left behind (cron-safe, idempotent).
 
-Two kinds of leftovers: pending media whose next attempt is overdue (the job was lost, the
-worker died mid-call and its lease ran out, the queue refused the job), and source objects
-that hold a video URL but never got a media (their workspace could not be resolved when
-they were saved). Running it twice at once, or every minute, queues nothing twice that a
-job has not already taken: duplicate jobs stand down on the creation lease.
+Three kinds of leftovers: pending media whose next attempt is overdue (the job was lost, the
+worker died mid-call and its lease ran out, the queue refused the job), source objects that
+hold a video URL but never got a media (their workspace could not be resolved when they were
+saved), and webhook events stored for a worker that none applied (queued processing).
+Running it twice at once, or every minute, queues nothing twice that a job has not already
+taken: duplicate jobs stand down on the creation lease (and on the event's row lock).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from ..conf import fastpix_settings
 from ..models import Media, MediaStatus
 from ..sources import media_sources
 from .media import queue_creation
+from .webhook_queue import requeue_stale_events
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +34,7 @@ class RecoveryReport:
     requeued: int = 0
     created_for_objects: int = 0
     objects_still_without_media: int = 0
+    events_requeued: int = 0
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
@@ -71,7 +74,8 @@ def recover_media(*, now: datetime | None = None, limit: int | None = None) -> R
         queue_creation(pk)
     report.requeued = len(due)
     _create_missing(report)
-    if report.requeued or report.created_for_objects:
+    report.events_requeued = requeue_stale_events(now=now, limit=limit)
+    if report.requeued or report.created_for_objects or report.events_requeued:
         logger.info("Recovery: %s", report.as_dict())
     return report
 

@@ -13,6 +13,7 @@ import traceback
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
+from functools import partial
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -21,7 +22,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.debug import sensitive_variables
 
-from .. import signals
+from .. import jobs, signals
 from ..client import Media as RemoteMedia
 from ..conf import fastpix_settings
 from ..exceptions import InvalidResponseError, WebhookNotApplicable
@@ -255,10 +256,13 @@ def _ingest(workspace: Workspace, envelope: Envelope, payload: dict[str, Any]) -
     transaction is undone and the delivery is stored again, failed, with the traceback: either
     way the delivery is recorded, and no one ever sees its row ahead of its effects.
     """
+    expected = _expected(envelope.type)
+    if expected == WebhookOutcome.PROCESSED and fastpix_settings.WEBHOOK_PROCESSING == "queued":
+        return _store_for_worker(workspace, envelope, payload)
     stored: WebhookEvent | None = None
     try:
         with transaction.atomic():
-            stored = store_event(workspace, envelope, payload, outcome=_expected(envelope.type))
+            stored = store_event(workspace, envelope, payload, outcome=expected)
             if stored.outcome == WebhookOutcome.PROCESSED:
                 _process_locked(stored)
     except Exception as exc:
@@ -268,6 +272,40 @@ def _ingest(workspace: Workspace, envelope: Envelope, payload: dict[str, Any]) -
             raise
         return _record_failure(workspace, envelope, payload, exc)
     return Delivery(200, "Processed.", stored)
+
+
+def _store_for_worker(
+    workspace: Workspace, envelope: Envelope, payload: dict[str, Any]
+) -> Delivery:
+    """Queued processing: store the delivery as pending, answer, and let a worker apply it.
+
+    One INSERT, in autocommit when the site's request has no transaction (no BEGIN and COMMIT
+    round trips), in a savepoint when it has one (a duplicate's IntegrityError must not break
+    the site's transaction). The worker is handed the event once the row is committed.
+    """
+    try:
+        if transaction.get_connection().in_atomic_block:
+            with transaction.atomic():
+                stored = store_event(workspace, envelope, payload)
+        else:
+            stored = store_event(workspace, envelope, payload)
+    except IntegrityError as exc:
+        return _redelivered(workspace, envelope, exc)
+    transaction.on_commit(partial(_hand_to_worker, stored))
+    return Delivery(200, "Stored; queued for processing.", stored)
+
+
+def _hand_to_worker(event: WebhookEvent) -> None:
+    """Queue the processing of a stored event; if the queue refuses, apply it here and now."""
+    try:
+        jobs.enqueue("process_webhook_event", event.pk)
+    except Exception:
+        logger.exception(
+            "Could not queue FastPix event %s (%s); applying it in this request instead",
+            event.event_id,
+            event.type,
+        )
+        process_event(event)
 
 
 def _expected(event_type: str) -> str:

@@ -160,6 +160,7 @@ def test_recover_command_text_json_and_limit(rows):
         "requeued": len(DUE) - 1,
         "created_for_objects": 0,
         "objects_still_without_media": 0,
+        "events_requeued": 0,
     }
     out = io.StringIO()
     call_command("fastpix_media", "recover", stdout=out)

@@ -4,7 +4,8 @@ The immediate backend (development: in-process, no deferral), django-tasks-db (`
 processes; SQLite or PostgreSQL, whichever the run uses) and django-tasks-rq (a real Redis and
 ``rqworker --with-scheduler`` processes). For each: media creation, a creation retried later
 (``run_after`` where the backend can defer, recovery where it cannot), recovery, remote
-deletion, the signing-key prune and the upload sweep, all queued the way the app queues them.
+deletion, the signing-key prune, the upload sweep and a webhook event stored for a worker, all
+queued the way the app queues them.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import IO
 import pytest
 import requests
 from django.db import transaction
+from django.test import Client
 from django.utils import timezone
 
 from django_fastpix import jobs
@@ -27,13 +29,17 @@ from django_fastpix.models import (
     SigningKey,
     Upload,
     UploadStatus,
+    WebhookEvent,
+    WebhookOutcome,
 )
 from django_fastpix.scopes import Scope
 from django_fastpix.services.signing_keys import revoke_signing_key, signing_key_for
 from django_fastpix.services.uploads import read_upload_context, start_upload, upload_context
+from django_fastpix.services.webhooks import SIGNATURE_HEADER
 from django_fastpix.tasks import enqueue_recovery, enqueue_signing_key_prune, enqueue_upload_sweep
 from tests.conftest import subprocess_env
 from tests.processes import start_db_worker, start_rq_worker, stop, wait_for
+from tests.reliability_support import WEBHOOK_SECRET, event_body, signed, webhook_path
 from tests.testapp.models import Lesson
 
 # The test process and the workers alike: a fault fails the attempt at once (no transport
@@ -114,7 +120,7 @@ def save_lesson(name: str) -> tuple[Lesson, Media]:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_every_task_runs_on(queue, fake_token, workspace, fake_api):
+def test_every_task_runs_on(queue, fake_token, workspace, fake_api, settings):
     fake_token(system=Scope.READ_WRITE)
     deferring = jobs.can_defer("create_media")
     assert deferring == (queue.alias != "default")
@@ -187,6 +193,27 @@ def test_every_task_runs_on(queue, fake_token, workspace, fake_api):
             pk=started.upload.pk, status=UploadStatus.ASSET_CREATED, media=arrived
         ).exists(),
     )
+
+    # process_webhook_event: a delivery the view stored for a worker (queued processing).
+    settings.FASTPIX = {**settings.FASTPIX, "WEBHOOK_PROCESSING": "queued"}
+    workspace.webhook_secret = WEBHOOK_SECRET
+    workspace.save()
+    first.refresh_from_db()
+    body = event_body(
+        "video.media.updated", str(first.fastpix_id), status="Ready", title="Renamed in FastPix"
+    )
+    response = Client().post(
+        webhook_path(workspace),
+        body,
+        content_type="application/json",
+        headers={SIGNATURE_HEADER: signed(body)},
+    )
+    assert response.status_code == 200 and "queued" in response.json()["detail"]
+    queue.wait(
+        "process_webhook_event",
+        lambda: Media.objects.filter(pk=first.pk, title="Renamed in FastPix").exists(),
+    )
+    assert WebhookEvent.objects.get(type="video.media.updated").outcome == WebhookOutcome.PROCESSED
 
     # Every creation exactly once, nothing left behind.
     remote_ids = [m["id"] for m in fake_api.media()]

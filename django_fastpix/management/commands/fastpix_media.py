@@ -143,6 +143,10 @@ class Command(SubcommandCommand):
             f"Requeued {report.requeued} pending media; made {report.created_for_objects} "
             f"media for source objects without one."
         )
+        if report.events_requeued:
+            self.stdout.write(
+                f"Queued again {report.events_requeued} webhook event(s) no worker had applied."
+            )
         if report.objects_still_without_media:
             self.stderr.write(
                 f"{report.objects_still_without_media} source object(s) still have no media "
