@@ -33,6 +33,7 @@ from ..sources import media_sources
 from . import limits
 from .source_audit import objects_without_media
 from .verify import verify_token
+from .webhook_queue import stale_pending_events
 
 OK, WARN, FAIL = "OK", "WARN", "FAIL"
 
@@ -149,6 +150,7 @@ def workspace_findings(
     findings += media_findings(workspace, area, stuck_after)
     findings += pending_error_findings(workspace, area)
     findings += upload_findings(workspace, area)
+    findings += queued_event_findings(workspace, area)
     findings += limits_findings(workspace, area)
     return findings
 
@@ -561,6 +563,23 @@ def upload_findings(workspace: Workspace, area: str) -> list[Finding]:
             f"{count} browser upload(s) expired unused but are still waiting.",
             "Run `manage.py fastpix_uploads sweep` (cron it, or enqueue the task "
             "django_fastpix.tasks.sweep_uploads).",
+        )
+    ]
+
+
+def queued_event_findings(workspace: Workspace, area: str) -> list[Finding]:
+    """Webhook events stored for a worker (queued processing) that none applied in time."""
+    count = stale_pending_events().filter(workspace=workspace).count()
+    if not count:
+        return []
+    return [
+        Finding(
+            WARN,
+            area,
+            f"{count} webhook event(s) stored for a worker were not applied within "
+            f"RECOVERY_GRACE_SECONDS: is a worker running?",
+            "Start a worker for FASTPIX['TASK_BACKEND']; `manage.py fastpix_media recover` "
+            "queues them again.",
         )
     ]
 

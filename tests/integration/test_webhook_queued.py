@@ -4,11 +4,15 @@ event whose job was lost. Real workers run it in tests/queue/test_backends.py.""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 from datetime import timedelta
 
 import pytest
 from django.core import checks
+from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.test import Client
 from django.utils import timezone
 
@@ -186,3 +190,20 @@ def test_a_mode_other_than_inline_or_queued_is_reported(settings):
     assert len(errors) == 1 and "'later'" in errors[0].msg
     settings.FASTPIX = {**settings.FASTPIX, "WEBHOOK_PROCESSING": "queued"}
     assert not [m for m in checks.run_checks() if m.id == "fastpix.E013"]
+
+
+def test_doctor_warns_about_events_no_worker_applied(queued, media, settings):
+    settings.FASTPIX = {**settings.FASTPIX, "RECOVERY_GRACE_SECONDS": 60}
+    assert post(queued, ready_body(media)).status_code == 200
+
+    def doctor() -> str:
+        out = io.StringIO()
+        with contextlib.suppress(CommandError):  # other findings (no token) fail the run
+            call_command("fastpix_doctor", "--json", stdout=out)
+        return out.getvalue()
+
+    assert "stored for a worker" not in doctor()  # just queued: a worker has time yet
+    WebhookEvent.objects.update(received_at=timezone.now() - timedelta(seconds=61))
+    report = doctor()
+    assert "1 webhook event(s) stored for a worker were not applied" in report
+    assert "is a worker running?" in report
