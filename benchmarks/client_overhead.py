@@ -33,38 +33,11 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
-# The token store's database; SQLite in memory unless --database-url (read before setup) says.
-for _i, _arg in enumerate(sys.argv):
-    if _arg == "--database-url" and _i + 1 < len(sys.argv):
-        os.environ["DATABASE_URL"] = sys.argv[_i + 1]
-    elif _arg.startswith("--database-url="):
-        os.environ["DATABASE_URL"] = _arg.split("=", 1)[1]
-os.environ.setdefault("DATABASE_URL", "sqlite:///:memory:")
+from harness import ROOT, quartiles, use_database
 
-
-def _create_postgres_database(url: str) -> None:
-    """CREATE DATABASE for a PostgreSQL URL whose database does not exist yet."""
-    from urllib.parse import urlsplit, urlunsplit
-
-    import psycopg
-
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    admin = urlunsplit(parts._replace(scheme="postgresql", path="/postgres"))
-    with psycopg.connect(admin, autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
-        if not exists:
-            conn.execute(f'CREATE DATABASE "{name}"')
-
-
-if os.environ["DATABASE_URL"].startswith(("postgres://", "postgresql://")):
-    _create_postgres_database(os.environ["DATABASE_URL"])
+use_database("sqlite:///:memory:")  # the token store; before Django starts
 
 import django  # noqa: E402
 
@@ -168,12 +141,6 @@ def contenders(base_url: str, with_sdk: bool) -> dict[str, Callable[[], object]]
 
         chosen[SDK] = official
     return chosen
-
-
-def quartiles(values: list[float]) -> tuple[float, float, float]:
-    """(Q1, median, Q3)."""
-    q1, q2, q3 = statistics.quantiles(values, n=4, method="inclusive")
-    return q1, q2, q3
 
 
 def measure(args: argparse.Namespace, fake: subprocess.Popen[str]) -> None:

@@ -25,36 +25,13 @@ import statistics
 import subprocess
 import sys
 import time
-from pathlib import Path
-from urllib.parse import urlsplit
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from harness import ROOT, argv_value, use_database
+
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/fastpix_bench_throughput"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/13"
-for _i, _arg in enumerate(sys.argv):
-    if _arg == "--database-url" and _i + 1 < len(sys.argv):
-        os.environ["DATABASE_URL"] = sys.argv[_i + 1]
-    if _arg == "--redis-url" and _i + 1 < len(sys.argv):
-        os.environ["REDIS_URL"] = sys.argv[_i + 1]
-os.environ.setdefault("DATABASE_URL", DEFAULT_DB)
-os.environ.setdefault("REDIS_URL", DEFAULT_REDIS)
-os.environ["DJANGO_SETTINGS_MODULE"] = "tests.settings"
-
-
-def ensure_database(url: str) -> None:
-    """Create the PostgreSQL database named in ``url`` if it does not exist."""
-    import psycopg
-
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    admin = parts._replace(path="/postgres").geturl()
-    with psycopg.connect(admin, autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            conn.execute(f'CREATE DATABASE "{name}"')
-
-
-ensure_database(os.environ["DATABASE_URL"])
+os.environ["REDIS_URL"] = argv_value("--redis-url") or os.environ.get("REDIS_URL", DEFAULT_REDIS)
+use_database(DEFAULT_DB)  # created if missing; before Django starts
 
 import django  # noqa: E402
 

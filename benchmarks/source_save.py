@@ -27,16 +27,11 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
-for _i, _arg in enumerate(sys.argv):
-    if _arg == "--database-url" and _i + 1 < len(sys.argv):
-        os.environ["DATABASE_URL"] = sys.argv[_i + 1]
-os.environ.setdefault("DATABASE_URL", "sqlite:///:memory:")
+from harness import TRANSACTION_CONTROL, quartiles, use_database
+
+use_database("sqlite:///:memory:")  # before Django starts
 
 import tests.settings as _test_settings  # noqa: E402
 
@@ -75,7 +70,6 @@ class PlainLesson(Lesson):
         app_label = "testapp"
 
 
-TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE SAVEPOINT")
 EXTRA_FLOOR_US = 1000
 
 
@@ -134,11 +128,6 @@ def contenders() -> dict[str, tuple[Callable[[], object], Callable[[], object]]]
         ),
         "unchanged URL": (unchanged(PlainLesson), unchanged(Lesson)),
     }
-
-
-def quartiles(values: list[float]) -> tuple[float, float, float]:
-    q1, q2, q3 = statistics.quantiles(values, n=4, method="inclusive")
-    return q1, q2, q3
 
 
 def count(fn: Callable[[], object]) -> tuple[int, int]:

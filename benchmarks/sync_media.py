@@ -26,20 +26,12 @@ import re
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
-for _i, _arg in enumerate(sys.argv):
-    if _arg == "--database-url" and _i + 1 < len(sys.argv):
-        os.environ["DATABASE_URL"] = sys.argv[_i + 1]
-if "DATABASE_URL" not in os.environ:
-    _tmp = tempfile.mkdtemp(prefix="fastpix-bench-")
-    os.environ["DATABASE_URL"] = f"sqlite:///{_tmp}/sync.sqlite3"
+from harness import ROOT, TRANSACTION_CONTROL, quartiles, use_database
+
+use_database(sqlite_file="sync.sqlite3")  # before Django starts
 
 import django  # noqa: E402
 
@@ -59,7 +51,6 @@ from django_fastpix.services.tokens import add_token  # noqa: E402
 TOKEN_ID, SECRET = "bench-sync-token-01", "bench-sync-secret-01"
 FLOOR_SECONDS = 10.0
 FLOOR_QUERIES_PER_PAGE = 4
-TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE SAVEPOINT")
 
 
 def start_fake(count: int) -> tuple[subprocess.Popen[str], str]:
@@ -155,13 +146,6 @@ def plan(sql: str) -> list[str]:
         lines = [" | ".join(str(c) for c in row) for row in cursor.fetchall()]
     # The page's 50 ids, spelt out, would hide the plan's shape.
     return [re.sub(r"'\{[^}]{80,}\}'", "'{…the page's ids…}'", line) for line in lines]
-
-
-def quartiles(values: list[float]) -> tuple[float, float, float]:
-    if len(values) == 1:
-        return values[0], values[0], values[0]
-    q1, q2, q3 = statistics.quantiles(values, n=4, method="inclusive")
-    return q1, q2, q3
 
 
 def main() -> None:

@@ -35,24 +35,16 @@ import random
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
-for _i, _arg in enumerate(sys.argv):
-    if _arg == "--database-url" and _i + 1 < len(sys.argv):
-        os.environ["DATABASE_URL"] = sys.argv[_i + 1]
+from harness import ROOT, TRANSACTION_CONTROL, quartiles, use_database
+
 # Queued deliveries go to a Redis database of their own unless REDIS_URL says otherwise.
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/15")
-if "DATABASE_URL" not in os.environ:
-    _tmp = tempfile.mkdtemp(prefix="fastpix-bench-")
-    os.environ["DATABASE_URL"] = f"sqlite:///{_tmp}/webhooks.sqlite3"
+use_database(sqlite_file="webhooks.sqlite3")  # before Django starts
 import tests.settings as _test_settings  # noqa: E402
 
 if "--serve" in sys.argv:  # the WSGI server subprocess: its CONN_MAX_AGE from the environment
@@ -157,11 +149,6 @@ def event_body(kind: str, media: tuple[str, str, str]) -> bytes:
         "attempts": [],
     }
     return json.dumps(payload).encode()
-
-
-def quartiles(values: list[float]) -> tuple[float, float, float]:
-    q1, q2, q3 = statistics.quantiles(values, n=4, method="inclusive")
-    return q1, q2, q3
 
 
 def in_process(args: argparse.Namespace, known: list[tuple[str, str, str]]) -> None:
@@ -289,9 +276,6 @@ def remove_queued_jobs(alias: str) -> None:
         from django_tasks_db.models import DBTaskResult
 
         DBTaskResult.objects.filter(task_path="django_fastpix.tasks.process_webhook_event").delete()
-
-
-TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE SAVEPOINT")
 
 
 def serve(port: int) -> None:

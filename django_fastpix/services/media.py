@@ -507,18 +507,23 @@ def lock_linked_media(workspace_id: int, remote: RemoteMedia) -> tuple[Media | N
     wanted = sorted({p.id for p in remote.playback_ids if len(p.id) <= PLAYBACK_ID_WIDTH})
     rows = Media.objects.select_for_update().filter(workspace_id=workspace_id, fastpix_id=remote.id)
     if wanted:
-        known = (
-            PlaybackId.objects.filter(media=OuterRef("pk"), fastpix_id__in=wanted)
-            .order_by()
-            .values("media")
-            .annotate(n=Count("pk"))
-            .values("n")
-        )
-        rows = rows.annotate(fastpix_known_playback_ids=Subquery(known[:1]))
+        rows = rows.annotate(fastpix_known_playback_ids=known_playback_ids(wanted))
     media = next(iter(rows.order_by()[:1]), None)
     if media is None:
         return None, False
     return media, getattr(media, "fastpix_known_playback_ids", 0) == len(wanted) or not wanted
+
+
+def known_playback_ids(wanted: list[str]) -> Subquery:
+    """An annotation: how many of the playback ids ``wanted`` the media row has (NULL: none)."""
+    known = (
+        PlaybackId.objects.filter(media=OuterRef("pk"), fastpix_id__in=wanted)
+        .order_by()
+        .values("media")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return Subquery(known[:1])
 
 
 def apply_remote_state(

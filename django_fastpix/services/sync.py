@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
-from django.db.models import Count, OuterRef, Q, Subquery
+from django.db.models import Q
 from django.utils import timezone
 
 from .. import signals
@@ -25,6 +25,7 @@ from .media import (
     advance_status,
     fields_from_remote,
     forward_changes,
+    known_playback_ids,
     link_remote,
     parse_reference,
     playback_policy,
@@ -265,14 +266,7 @@ def _read_known(workspace: Workspace, items: list[RemoteMedia], page: _Page) -> 
     rows = Media.objects.select_for_update().filter(matches, workspace=workspace).order_by()
     wanted = sorted({pid for remote in items for pid in _playback_ids(remote)})
     if wanted:
-        known = (
-            PlaybackId.objects.filter(media=OuterRef("pk"), fastpix_id__in=wanted)
-            .order_by()
-            .values("media")
-            .annotate(n=Count("pk"))
-            .values("n")
-        )
-        rows = rows.annotate(fastpix_known_playback_ids=Subquery(known[:1]))
+        rows = rows.annotate(fastpix_known_playback_ids=known_playback_ids(wanted))
     found = list(rows)
     existing = {m.fastpix_id: m for m in found if m.fastpix_id}
     for media in found:
