@@ -26,6 +26,7 @@ from ..exceptions import FastPixError, LiveStreamError, NotFoundError, WebhookNo
 from ..fields import get_crypter
 from ..models import LiveStream, LiveStreamStatus, Media, SimulcastTarget, WebhookEvent, Workspace
 from . import api
+from .undo import undone_in_fastpix_on_failure
 
 logger = logging.getLogger(__name__)
 
@@ -100,25 +101,22 @@ def create_live_stream(
         "metadata": remote.metadata,
         "created_by": by[:150],
     }
-    try:
-        with transaction.atomic():
-            # A webhook may have stored a stand-in first: complete it rather than collide.
-            stream, created = LiveStream.objects.select_for_update().get_or_create(
-                workspace=workspace, fastpix_id=remote.id, defaults=values
-            )
-            if not created:
-                for name, value in values.items():
-                    setattr(stream, name, value)
-                stream.save()
-            signals.send_after_commit(
-                signals.live_stream_created, sender=LiveStream, live_stream=stream
-            )
-    except Exception:
-        try:
-            api.call(workspace, FastPixClient.delete_live_stream, remote.id)
-        except FastPixError:
-            logger.error("Live stream %s was created in FastPix but not stored", remote.id)
-        raise
+    undo = FastPixClient.delete_live_stream
+    with (
+        undone_in_fastpix_on_failure(workspace, undo, remote.id, "Live stream"),
+        transaction.atomic(),
+    ):
+        # A webhook may have stored a stand-in first: complete it rather than collide.
+        stream, created = LiveStream.objects.select_for_update().get_or_create(
+            workspace=workspace, fastpix_id=remote.id, defaults=values
+        )
+        if not created:
+            for name, value in values.items():
+                setattr(stream, name, value)
+            stream.save()
+        signals.send_after_commit(
+            signals.live_stream_created, sender=LiveStream, live_stream=stream
+        )
     logger.info("Created live stream %s in %s", stream.fastpix_id, workspace.slug)
     return stream
 

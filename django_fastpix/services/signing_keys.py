@@ -24,6 +24,7 @@ from ..exceptions import FastPixError, NotFoundError, SigningKeyError
 from ..fields import get_crypter
 from ..models import SigningKey, SigningKeyStatus, Workspace
 from . import api
+from .undo import undone_in_fastpix_on_failure
 
 logger = logging.getLogger(__name__)
 
@@ -112,21 +113,17 @@ def create_signing_key(workspace: Workspace, *, by: str = "") -> SigningKey:
         ) from exc
     if not remote.private_key_pem:
         raise SigningKeyError("FastPix created a signing key but returned no private key.")
-    try:
-        with transaction.atomic():
-            key = SigningKey.objects.create(
-                workspace=workspace,
-                fastpix_id=remote.id,
-                private_key=remote.private_key_pem,
-                created_by=by,
-            )
-    except Exception:
-        # Not stored: delete it in FastPix rather than leave a key nobody tracks.
-        try:
-            api.call(workspace, FastPixClient.delete_signing_key, remote.id)
-        except FastPixError:
-            logger.error("Signing key %s was created in FastPix but not stored", remote.id)
-        raise
+    undo = FastPixClient.delete_signing_key
+    with (
+        undone_in_fastpix_on_failure(workspace, undo, remote.id, "Signing key"),
+        transaction.atomic(),
+    ):
+        key = SigningKey.objects.create(
+            workspace=workspace,
+            fastpix_id=remote.id,
+            private_key=remote.private_key_pem,
+            created_by=by,
+        )
     cache.delete(_creation_paused_key(workspace))
     logger.info("Created playback signing key %s for %s", key.fastpix_id, workspace.slug)
     signals.send_after_commit(signals.signing_key_created, sender=SigningKey, signing_key=key)

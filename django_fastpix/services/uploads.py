@@ -32,6 +32,7 @@ from ..exceptions import (
 )
 from ..models import Media, Upload, UploadStatus, Workspace
 from . import api
+from .undo import undone_in_fastpix_on_failure
 
 logger = logging.getLogger(__name__)
 
@@ -162,28 +163,25 @@ def start_upload(
         raise UploadError("FastPix created an upload but returned no URL for it.")
     timeout = remote.timeout if remote.timeout and remote.timeout > 0 else DEFAULT_UPLOAD_TIMEOUT
     target = context.target
-    try:
-        with transaction.atomic():
-            # Serialises with the webhook that may link this upload: whichever commits second
-            # sees the other's row (see apply_upload_media).
-            Workspace.objects.select_for_update().filter(pk=workspace.pk).first()
-            upload = Upload.objects.create(
-                workspace=workspace,
-                fastpix_id=remote.id,
-                expires_at=timezone.now() + timedelta(seconds=timeout),
-                content_type=ContentType.objects.get_for_model(target) if target else None,
-                object_id=str(target.pk) if target else "",
-                field_name=context.field_name if target else "",
-                access_policy=context.access_policy,
-                filename=title,
-                size=size if size is None or size >= 0 else None,
-                created_by=user if getattr(user, "is_authenticated", False) else None,
-            )
-            signals.send_after_commit(signals.upload_created, sender=Upload, upload=upload)
-    except Exception:
-        # Not stored: nobody would ever link or sweep it, so withdraw it in FastPix.
-        _cancel_remote(workspace, remote.id)
-        raise
+    # Not stored, nobody would ever link or sweep it: withdrawn in FastPix.
+    undo = FastPixClient.cancel_upload
+    with undone_in_fastpix_on_failure(workspace, undo, remote.id, "Upload"), transaction.atomic():
+        # Serialises with the webhook that may link this upload: whichever commits second
+        # sees the other's row (see apply_upload_media).
+        Workspace.objects.select_for_update().filter(pk=workspace.pk).first()
+        upload = Upload.objects.create(
+            workspace=workspace,
+            fastpix_id=remote.id,
+            expires_at=timezone.now() + timedelta(seconds=timeout),
+            content_type=ContentType.objects.get_for_model(target) if target else None,
+            object_id=str(target.pk) if target else "",
+            field_name=context.field_name if target else "",
+            access_policy=context.access_policy,
+            filename=title,
+            size=size if size is None or size >= 0 else None,
+            created_by=user if getattr(user, "is_authenticated", False) else None,
+        )
+        signals.send_after_commit(signals.upload_created, sender=Upload, upload=upload)
     link_upload_media(upload)
     upload.refresh_from_db()
     logger.info("Started upload %s in %s", upload.fastpix_id, workspace.slug)
