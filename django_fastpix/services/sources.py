@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
-from collections.abc import Iterator
 from functools import partial
 from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
-from django.db import IntegrityError, connection, models, transaction
-from django.db.models import Subquery
+from django.db import models, transaction
 
 from .. import signals
 from ..adapter import get_adapter
 from ..models import Media, MediaStatus, Workspace
 from ..sources import MediaSource
 from .media import MAX_URL_LENGTH, queue_creation, queue_deletion, url_problem
+from .media_insert import StaleWorkspace, insert_media, video_fk
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +45,7 @@ def _workspace_by_slug(slug: str) -> Workspace:
 
 
 # slug -> pk of the workspaces saves have used, so that a save does not read the workspace
-# again. Never trusted alone: the INSERT that uses an entry checks it (see _insert_media).
+# again. Never trusted alone: the INSERT that uses an entry checks it (see media_insert).
 _WORKSPACE_IDS: dict[str, int] = {}
 _WORKSPACE_IDS_LOCK = threading.Lock()
 _WORKSPACE_IDS_MAX = 1024
@@ -63,25 +61,6 @@ def _remember_workspace(slug: str, pk: int) -> None:
 def _forget_workspace(slug: str) -> None:
     with _WORKSPACE_IDS_LOCK:
         _WORKSPACE_IDS.pop(slug, None)
-
-
-class _StaleWorkspace(Exception):
-    """A remembered workspace id no longer names a workspace with that slug."""
-
-
-def point_video_field(source: MediaSource, instance: models.Model, media: Media) -> None:
-    """Point the source's ``video_field`` of ``instance`` at ``media`` (if it has one).
-
-    A queryset update, not a save: no save signals (so no recursion into this module) and
-    nothing else of the object written. The in-memory object follows, for the caller.
-    """
-    if not source.video_field:
-        return
-    field = instance._meta.get_field(source.video_field)
-    if not isinstance(field, models.ForeignKey):  # parse_source() let no other kind through
-        return
-    type(instance)._base_manager.filter(pk=instance.pk).update(**{field.attname: media.pk})
-    setattr(instance, field.name, media)
 
 
 def media_for_saved_source(
@@ -135,10 +114,8 @@ def media_for_saved_source(
         object_id=str(instance.pk),
     )
     try:
-        with _protected(source):
-            media = _insert_media(workspace, values)
-            point_video_field(source, instance, media)
-    except _StaleWorkspace:
+        media = _record(source, instance, workspace, values)
+    except StaleWorkspace:
         assert isinstance(workspace, str)
         _forget_workspace(workspace)
         try:
@@ -146,9 +123,7 @@ def media_for_saved_source(
         except LookupError as exc:
             _log_unresolved(label, exc)
             return None
-        with _protected(source):
-            media = _insert_media(workspace, values)
-            point_video_field(source, instance, media)
+        media = _record(source, instance, workspace, values)
     if problem:
         logger.warning("Not creating FastPix media for %s: %s", label, problem)
         signals.send_after_commit(signals.media_failed, sender=Media, media=media, reason=problem)
@@ -170,28 +145,22 @@ def _log_unresolved(label: str, exc: Exception) -> None:
     )
 
 
-@contextlib.contextmanager
-def _protected(source: MediaSource) -> Iterator[None]:
-    """A savepoint inside the site's transaction (a failure here must not abort it); a
-    transaction when the writes are two; nothing for a single statement in autocommit."""
-    if connection.in_atomic_block or source.video_field:
-        with transaction.atomic():
-            yield
-    else:
-        yield
+def _record(
+    source: MediaSource, instance: models.Model, workspace: Workspace | str, values: dict[str, Any]
+) -> Media:
+    """INSERT the media row and point the source's ``video_field`` at it, as one unit.
 
-
-def _insert_media(workspace: Workspace | str, values: dict[str, Any]) -> Media:
-    """INSERT the media row; a workspace given by slug is its remembered id, checked by the
-    INSERT itself (a stale id inserts NULL, refused at once: ``_StaleWorkspace``)."""
+    A workspace given by slug is its remembered id, checked by the INSERT itself: a stale id
+    raises ``StaleWorkspace`` and writes nothing. Inside the site's transaction the caller
+    (the save receiver) has made a savepoint for all of the app's work: a failed statement
+    here is undone with it, never aborting the site's transaction.
+    """
     if isinstance(workspace, Workspace):
-        return Media.objects.create(workspace=workspace, **values)
-    pk = _WORKSPACE_IDS[workspace]
-    checked = Subquery(Workspace.objects.filter(pk=pk, slug=workspace).order_by().values("pk"))
-    media = Media(workspace_id=checked, **values)
-    try:
-        media.save(force_insert=True)
-    except IntegrityError:
-        raise _StaleWorkspace(workspace) from None
-    media.workspace_id = pk  # what the check let through
+        media, slug = Media(workspace=workspace, **values), None
+    else:
+        media, slug = Media(workspace_id=_WORKSPACE_IDS[workspace], **values), workspace
+    pointer = video_fk(source, instance)
+    insert_media(media, slug, instance, pointer)
+    if pointer is not None:
+        setattr(instance, pointer.name, media)  # the in-memory object follows, for the caller
     return media
