@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime
@@ -13,13 +12,12 @@ from functools import partial
 from typing import Any, Concatenate, NamedTuple, ParamSpec, TypeVar
 
 from cryptography.fernet import InvalidToken
+from django.conf import settings
 from django.db import connections, router
-from django.db.models.signals import post_delete, post_save
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.debug import sensitive_variables
 
-from .. import signals
 from ..client import FastPixClient, Page, Transport, required_permission
 from ..client.credentials import Credentials, token_id_problem
 from ..client.pagination import MAX_PAGE_SIZE, iter_items, iter_pages
@@ -33,8 +31,12 @@ from ..exceptions import (
 )
 from ..fields import UndecryptableValue, configured_keys, decrypt
 from ..models import AccessToken, TokenStatus, Workspace, WorkspaceLimits
-from ..scopes import AREA_FIELDS, Area, Scope
+from ..scopes import Area, Scope
 from . import limits
+from .routes import CIPHERTEXTS_ATTR, confirm, remember
+from .routes import ROUTE_TTL as ROUTE_TTL
+from .routes import ROUTES as _ROUTES  # noqa: F401 (tests clear it as another process would)
+from .routes import forget_routes as forget_routes
 from .tokens import invalidate_token
 
 logger = logging.getLogger(__name__)
@@ -93,6 +95,8 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=dt_timezone.utc)
 _ACTIVE = TokenStatus.ACTIVE.value
 # The limits read by the last pick_token, kept on the token it returned (not a field).
 _LIMITS_ATTR = "_fastpix_limits"
+# When note_used next has to look at the clock in earnest (see there).
+_USED_DUE_ATTR = "_fastpix_used_due"
 
 
 class _Prepared(NamedTuple):
@@ -190,7 +194,7 @@ def pick_token(
             setattr(token, _LIMITS_ATTR, limits.state_from_row(row[_LIMITS_COLUMNS]))
         if prepared.credentials is not None:
             setattr(token, "_fastpix_credentials", prepared.credentials)  # noqa: B010
-        setattr(token, _CIPHERTEXTS_ATTR, (row[3], row[4]))
+        setattr(token, CIPHERTEXTS_ATTR, (row[3], row[4]))
         return token
     raise NoUsableTokenError(workspace.slug, str(Scope(scope).value), str(Area(area).value))
 
@@ -243,96 +247,6 @@ def _decrypted(ciphertext: str) -> str | UndecryptableValue:
         return UndecryptableValue(ciphertext)
 
 
-# --- the per-process route: which token a (workspace, area, scope) call goes out with ---
-
-# How long a process keeps using the token it ranked first before ranking again. Revocation
-# does not wait for it: every call re-reads the chosen token's row (status, scope and stored
-# ciphertexts) in its one query and ranks afresh when anything changed. Only a preference can
-# lag by this much: a less-privileged token added by another process is preferred once it
-# runs out (at once in the process that added it: token signals clear the routes).
-ROUTE_TTL = 5.0
-
-# One indexed primary-key read per call: the chosen token still active with the same scope
-# and the same stored pair, and whether its workspace is held (paused or circuit open, or
-# failures counted). Kept short: Django rewrites the SQL text of every query it runs, and this
-# one runs before every call. The full limits row is read only when one of these is set.
-_CONFIRM_SQL = {
-    area: (
-        f"SELECT t.status, t.{column}, t.token_id = %s AND t.secret_key = %s, "  # noqa: S608
-        "l.paused_until, l.circuit_opened_at, l.consecutive_failures "
-        f"FROM {AccessToken._meta.db_table} t LEFT JOIN {WorkspaceLimits._meta.db_table} l "
-        "ON l.workspace_id = t.workspace_id WHERE t.id = %s"
-    )
-    for area, column in AREA_FIELDS.items()
-}
-
-
-class _Route(NamedTuple):
-    token: AccessToken
-    token_ct: str
-    secret_ct: str
-    allowed: list[Scope]
-    expires: float
-
-
-_ROUTES: dict[tuple[int, Area, Scope], _Route] = {}
-_ROUTES_LOCK = threading.Lock()
-# The ciphertexts the last pick_token read for a token, so its route can be confirmed.
-_CIPHERTEXTS_ATTR = "_fastpix_ciphertexts"
-
-
-def forget_routes(**_: Any) -> None:
-    """Drop every cached route (a token was added, verified, invalidated, revoked, saved)."""
-    with _ROUTES_LOCK:
-        _ROUTES.clear()
-
-
-for _signal in (
-    signals.token_added,
-    signals.token_verified,
-    signals.token_invalidated,
-    signals.token_revoked,
-):
-    _signal.connect(forget_routes, weak=False, dispatch_uid=f"fastpix-routes-{id(_signal)}")
-post_save.connect(forget_routes, sender=AccessToken, weak=False, dispatch_uid="fastpix-routes-save")
-post_delete.connect(
-    forget_routes, sender=AccessToken, weak=False, dispatch_uid="fastpix-routes-delete"
-)
-
-
-def _confirmed(
-    workspace: Workspace, area: Area, scope: Scope, with_limits: bool
-) -> tuple[AccessToken, limits.LimitsState | None] | None:
-    """The cached route's token if one indexed read confirms it (and the limits read with it)."""
-    key = (workspace.pk, area, scope)
-    route = _ROUTES.get(key)
-    if route is None or route.expires < time.monotonic():
-        return None
-    connection = connections[router.db_for_write(AccessToken)]
-    with connection.cursor() as cursor:
-        cursor.execute(_CONFIRM_SQL[area], [route.token_ct, route.secret_ct, route.token.pk])
-        row = cursor.fetchone()
-    if row is None or row[0] != _ACTIVE or not row[2] or row[1] not in route.allowed:
-        with _ROUTES_LOCK:
-            _ROUTES.pop(key, None)
-        return None
-    if not with_limits:
-        return route.token, None
-    if row[3] is None and row[4] is None and not row[5]:
-        return route.token, limits.EMPTY
-    return route.token, limits.read(workspace)  # held or counting: the whole row
-
-
-def _remember(workspace: Workspace, area: Area, scope: Scope, token: AccessToken) -> None:
-    ciphertexts = getattr(token, _CIPHERTEXTS_ATTR, None)
-    if ciphertexts is None:  # not from pick_token's query (a test's stand-in)
-        return
-    allowed = Scope.satisfying(scope)
-    route = _Route(token, ciphertexts[0], ciphertexts[1], allowed, time.monotonic() + ROUTE_TTL)
-    with _ROUTES_LOCK:
-        _ROUTES[(workspace.pk, area, scope)] = route
-
-
 def call(
     workspace: Workspace,
     method: Callable[Concatenate[FastPixClient, P], R],
@@ -350,19 +264,17 @@ def call(
     dropped the same way. A 403, timeouts and 5xx leave every token as it is. Iterating
     methods (``iter_*``) are refused: use ``pages`` or ``items``, which pick a token per page.
     """
-    name = _client_method_name(method)
-    area, scope = required_permission(method)
+    name, area, scope = _described(method)
     # One read (and validation) of settings.FASTPIX for the whole call.
-    configured = fastpix_settings._user_settings()
-    with_limits = configured.get("LIMITS_STORE", "database") != "cache"
-    transport = Transport.from_settings(configured)
-    confirmed = _confirmed(workspace, area, scope, with_limits)
+    configured = _configured()
+    with_limits = configured.with_limits
+    confirmed = confirm(workspace, area, scope, with_limits)
     if confirmed is not None:
         token, state = confirmed
     else:
         token = pick_token(workspace, scope, area=area)
         state = getattr(token, _LIMITS_ATTR, None)
-        _remember(workspace, area, scope, token)
+        remember(workspace, area, scope, token, with_limits)
     if state is None:  # the limits live in the cache (or a pick that did not read them)
         state = limits.read(workspace)
     # Refused here, before any request, while the workspace is paused or its circuit open.
@@ -371,7 +283,16 @@ def call(
     outcome: BaseException | None = None
     try:
         return _call_with_failover(
-            workspace, method, name, area, scope, transport, token, args, kwargs, configured
+            workspace,
+            method,
+            name,
+            area,
+            scope,
+            configured.transport,
+            token,
+            args,
+            kwargs,
+            configured.last_used_interval,
         )
     except BaseException as exc:
         outcome = exc
@@ -392,7 +313,7 @@ def _call_with_failover(
     token: AccessToken,
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
-    configured: dict[str, Any],
+    last_used_interval: float,
 ) -> R:
     """The body of ``call``: the request with ``token``, failing over on a 401 or a revoke."""
     tried: set[int] = set()
@@ -435,10 +356,63 @@ def _call_with_failover(
             except NoUsableTokenError:
                 raise exc from None  # the 401 says more than "no other token"
             continue
-        note_used(
-            token, configured.get("LAST_USED_WRITE_INTERVAL", DEFAULTS["LAST_USED_WRITE_INTERVAL"])
-        )
+        note_used(token, last_used_interval)
         return result
+
+
+class _Configured(NamedTuple):
+    """What a call needs from settings.FASTPIX, worked out once per distinct value."""
+
+    source: Any  # settings.FASTPIX as read (compared by identity)
+    snapshot: dict[str, Any]  # its items then (compared by value: an in-place change shows)
+    transport: Transport
+    with_limits: bool
+    last_used_interval: float
+
+
+_NOT_SET: dict[str, Any] = {}
+_CONFIGURED: _Configured | None = None
+
+
+def _configured() -> _Configured:
+    """settings.FASTPIX read (and validated) for this call.
+
+    It is read on every call, as everywhere in the app; only the validation and the values
+    derived from it are reused while it is the same dict with the same items.
+    """
+    global _CONFIGURED
+    source = getattr(settings, "FASTPIX", None) or _NOT_SET
+    known = _CONFIGURED
+    if known is not None and source is known.source and source == known.snapshot:
+        return known
+    configured = fastpix_settings._user_settings()  # raises for unknown keys
+    known = _Configured(
+        source,
+        dict(configured),
+        Transport.from_settings(configured),
+        configured.get("LIMITS_STORE", DEFAULTS["LIMITS_STORE"]) != "cache",
+        float(configured.get("LAST_USED_WRITE_INTERVAL", DEFAULTS["LAST_USED_WRITE_INTERVAL"])),
+    )
+    _CONFIGURED = known
+    return known
+
+
+# The area and level of each FastPixClient method passed to call(), by name, once checked.
+_DESCRIBED: dict[str, tuple[Callable[..., Any], Area, Scope]] = {}
+
+
+def _described(method: Callable[..., Any]) -> tuple[str, Area, Scope]:
+    """``method``'s name, area and level; the errors of _client_method_name otherwise."""
+    name = getattr(method, "__name__", None)
+    if isinstance(name, str):
+        known = _DESCRIBED.get(name)
+        # Still the class's own attribute: a method patched away since is checked again.
+        if known is not None and known[0] is method and getattr(FastPixClient, name) is method:
+            return name, known[1], known[2]
+    name = _client_method_name(method)
+    area, scope = required_permission(method)
+    _DESCRIBED[name] = (method, area, scope)
+    return name, area, scope
 
 
 def _client_method_name(method: Callable[..., Any]) -> str:
@@ -493,8 +467,20 @@ def note_used(token: AccessToken, interval: float | None = None) -> None:
 
     ``interval``: FASTPIX["LAST_USED_WRITE_INTERVAL"] if the caller has read it.
     """
-    now = timezone.now()
     seconds = float(fastpix_settings.LAST_USED_WRITE_INTERVAL if interval is None else interval)
+    # The epoch second from which a write is due, kept on the token with the stored time and
+    # the interval it was worked out for (a route's token serves many calls).
+    due = getattr(token, _USED_DUE_ATTR, None)
+    if (
+        due is not None
+        and due[0] is token.last_used_at
+        and due[1] == seconds
+        and time.time() < due[2]
+    ):
+        return
+    now = timezone.now()
     if token.last_used_at is None or (now - token.last_used_at).total_seconds() >= seconds:
         AccessToken.objects.filter(pk=token.pk).update(last_used_at=now)
         token.last_used_at = now
+    stamp = token.last_used_at
+    setattr(token, _USED_DUE_ATTR, (stamp, seconds, stamp.timestamp() + seconds))

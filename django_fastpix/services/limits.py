@@ -8,7 +8,8 @@ so two processes never both probe); its success closes the circuit, its failure 
 
 The state lives where every worker sees it (``FASTPIX["LIMITS_STORE"]``): rows of
 ``WorkspaceLimits`` changed by conditional UPDATEs ("database", the default; the service
-layer reads it in the same query that picks the token, so a healthy call pays nothing), or a
+layer learns whether anything is set in it from the same query that confirms the token, so a
+healthy call pays no query of its own, and an ended pause is dropped), or a
 shared cache alias ("cache": atomic ``add``/``incr``; Redis or Memcached, never a per-process
 cache). A refused call raises ``WorkspaceLimitedError`` (a ``RateLimitedError`` carrying
 ``retry_after``), which background work treats as transient and reschedules.
@@ -166,6 +167,7 @@ class Store(Protocol):
     def claim_probe(self, workspace_id: int, now: datetime) -> bool: ...
     def release_probe(self, workspace_id: int) -> None: ...
     def clear(self, workspace_id: int) -> None: ...
+    def forget_pause(self, workspace_id: int, until: datetime) -> None: ...
 
 
 class DatabaseStore:
@@ -258,6 +260,12 @@ class DatabaseStore:
 
     def release_probe(self, workspace_id: int) -> None:
         WorkspaceLimits.objects.filter(pk=workspace_id).update(probe_until=None)
+
+    def forget_pause(self, workspace_id: int, until: datetime) -> None:
+        # Only the pause that was read (and has ended): a newer one has another until.
+        WorkspaceLimits.objects.filter(pk=workspace_id, paused_until=until).update(
+            paused_until=None, pause_reason="", updated_at=timezone.now()
+        )
 
     def clear(self, workspace_id: int) -> None:
         WorkspaceLimits.objects.filter(pk=workspace_id).update(
@@ -356,6 +364,9 @@ class CacheStore:
     def release_probe(self, workspace_id: int) -> None:
         self.cache.delete(self._keys(workspace_id)["probe"])
 
+    def forget_pause(self, workspace_id: int, until: datetime) -> None:
+        pass  # the pause key expires by itself
+
     def clear(self, workspace_id: int) -> None:
         self.cache.delete_many(list(self._keys(workspace_id).values()))
 
@@ -371,12 +382,17 @@ def store() -> Store:
 
 
 def admit(workspace: Workspace, state: LimitsState, now: datetime | None = None) -> bool:
-    """Raise ``WorkspaceLimitedError`` if ``state`` holds the call; True if it is the probe."""
+    """Raise ``WorkspaceLimitedError`` if ``state`` holds the call; True if it is the probe.
+
+    A pause that has ended is dropped from the store on the way (see ``_forget_pause``).
+    """
     now = now or timezone.now()
     if state.paused(now):
         assert state.paused_until is not None
         wait = (state.paused_until - now).total_seconds()
         raise WorkspaceLimitedError(workspace.slug, "paused", wait, state.pause_reason)
+    if state.paused_until is not None:
+        _forget_pause(workspace, state.paused_until)
     phase = state.circuit(now)
     if phase == CLOSED:
         return False
@@ -392,6 +408,22 @@ def admit(workspace: Workspace, state: LimitsState, now: datetime | None = None)
     raise WorkspaceLimitedError(
         workspace.slug, "circuit open" if phase == OPEN else "probing", wait, detail
     )
+
+
+def _forget_pause(workspace: Workspace, until: datetime) -> None:
+    """Drop a pause that has ended, so that the workspace's calls stop reading the whole row.
+
+    The service layer's per-call query only says whether anything is set in the limits row;
+    an ended pause left in it would cost every later call a second read.
+    """
+    target = store()
+    if not isinstance(target, DatabaseStore):
+        return  # a cached pause expires by itself
+    try:
+        with transaction.atomic():  # a savepoint, as in note_rate_limited
+            target.forget_pause(workspace.pk, until)
+    except Exception:  # never the call's own outcome
+        logger.exception("Could not drop the ended FastPix pause of %s", workspace.slug)
 
 
 def is_failure(exc: BaseException) -> bool:
