@@ -60,7 +60,11 @@ def _statement_can_record(
 ) -> bool:
     """Whether ``_insert_by_statement`` can do the work: a vendor whose INSERT returns the new
     id, and a pointer (if any) in the source's own table on the same database."""
-    if connections[using].vendor not in STATEMENT_VENDORS:
+    connection = connections[using]
+    # RETURNING: PostgreSQL always, SQLite from 3.35 (Django 5.2 still runs on 3.31).
+    if connection.vendor not in STATEMENT_VENDORS:
+        return False
+    if not connection.features.can_return_columns_from_insert:
         return False
     return pointer is None or (
         pointer.model is instance._meta.concrete_model

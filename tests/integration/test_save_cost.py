@@ -228,3 +228,20 @@ def test_other_vendors_take_the_orm_and_write_the_same(
     media = Media.objects.get()
     assert media.workspace_id == replacement.pk
     assert Lesson.objects.get(pk=lesson.pk).video_id == media.pk
+
+
+def test_without_returning_the_statement_path_is_not_taken(monkeypatch):
+    monkeypatch.setattr(connection.features, "can_return_columns_from_insert", False)
+    assert not media_insert._statement_can_record("default", Lesson(), None)
+
+
+@pytest.mark.skipif(
+    connection.vendor != "sqlite", reason="emulates SQLite < 3.35; PostgreSQL has RETURNING"
+)
+def test_old_sqlite_records_the_media_through_the_orm(settings, monkeypatch, workspace):
+    """SQLite before 3.35 has no RETURNING: the save still records its media, through the ORM."""
+    use_source(settings, "video")
+    monkeypatch.setattr(connection.features, "can_return_columns_from_insert", False)
+    lesson = save(False, VIDEO)
+    media = Media.objects.get(object_id=str(lesson.pk))
+    assert Lesson.objects.get(pk=lesson.pk).video_id == media.pk
