@@ -10,6 +10,7 @@ import base64
 import json
 import logging
 
+import django
 import pytest
 from django.db import OperationalError
 from django.test import Client
@@ -29,7 +30,10 @@ pytestmark = pytest.mark.django_db
 def debug_client(admin_user, settings, mailoutbox):
     """A logged-in client whose server errors are mailed to ADMINS with the full HTML report."""
     settings.DEBUG = False
-    settings.ADMINS = [("Ops", "ops@example.com")]
+    # Plain addresses from Django 6.0 on (pairs are deprecated there); pairs before.
+    settings.ADMINS = (
+        ["ops@example.com"] if django.VERSION >= (6, 0) else [("Ops", "ops@example.com")]
+    )
     handler = AdminEmailHandler(include_html=True)
     logger = logging.getLogger("django.request")
     logger.addHandler(handler)
