@@ -20,6 +20,7 @@ from .. import jobs, signals
 from ..adapter import get_adapter
 from ..client import FastPixClient
 from ..client import Media as RemoteMedia
+from ..client import PlaybackId as RemotePlaybackId
 from ..conf import fastpix_settings
 from ..exceptions import (
     BadRequestError,
@@ -504,7 +505,7 @@ def advance_status(media: Media, reported: str | None) -> MediaStatus | None:
 def lock_linked_media(workspace_id: int, remote: RemoteMedia) -> tuple[Media | None, bool]:
     """The row linked to FastPix media ``remote`` (locked for update, None if there is none),
     and whether it has every playback id ``remote`` reports: one query for both."""
-    wanted = sorted({p.id for p in remote.playback_ids if len(p.id) <= PLAYBACK_ID_WIDTH})
+    wanted = sorted({p.id for p in storable_playback_ids(remote)})
     rows = Media.objects.select_for_update().filter(workspace_id=workspace_id, fastpix_id=remote.id)
     if wanted:
         rows = rows.annotate(fastpix_known_playback_ids=known_playback_ids(wanted))
@@ -570,11 +571,16 @@ def sync_playback_ids(media: Media, remote: RemoteMedia) -> None:
     PlaybackId.objects.bulk_create(
         [
             PlaybackId(media=media, fastpix_id=p.id, access_policy=playback_policy(p.access_policy))
-            for p in remote.playback_ids
-            if p.id not in known and len(p.id) <= PLAYBACK_ID_WIDTH
+            for p in storable_playback_ids(remote)
+            if p.id not in known
         ],
         ignore_conflicts=True,
     )
+
+
+def storable_playback_ids(remote: RemoteMedia) -> list[RemotePlaybackId]:
+    """The playback ids of ``remote`` a row can hold (a wider one is skipped, see below)."""
+    return [p for p in remote.playback_ids if len(p.id) <= PLAYBACK_ID_WIDTH]
 
 
 # Wider ids are not FastPix's: skipped rather than cut (a cut id would address nothing).

@@ -21,7 +21,6 @@ from ..models import Media, MediaStatus, PlaybackId, Workspace
 from . import api
 from .media import (
     FASTPIX_ID_WIDTH,
-    PLAYBACK_ID_WIDTH,
     advance_status,
     fields_from_remote,
     forward_changes,
@@ -30,6 +29,7 @@ from .media import (
     parse_reference,
     playback_policy,
     reference_key,
+    storable_playback_ids,
 )
 
 
@@ -167,8 +167,8 @@ def upsert_page(workspace: Workspace, items: list[RemoteMedia], report: SyncRepo
 
     Run inside a transaction. A webhook that inserts a stand-in row for one of the page's
     media between the read and the insert makes the insert fail with ``IntegrityError``: the
-    caller rolls the page back and runs ``upsert_page(..., careful=True)``, which lets such
-    rows win instead (and reads back the ids it needs).
+    caller rolls the page back and runs ``upsert_page_carefully``, which lets such rows win
+    instead (and reads back the ids it needs).
     """
     _upsert(workspace, items, report, careful=False)
 
@@ -282,8 +282,7 @@ def _read_known(workspace: Workspace, items: list[RemoteMedia], page: _Page) -> 
 
 
 def _playback_ids(remote: RemoteMedia) -> set[str]:
-    """The playback ids of ``remote`` a row can store (longer ones are skipped)."""
-    return {p.id for p in remote.playback_ids if len(p.id) <= PLAYBACK_ID_WIDTH}
+    return {p.id for p in storable_playback_ids(remote)}
 
 
 def _write(workspace: Workspace, page: _Page, now: datetime, *, careful: bool) -> None:
@@ -324,7 +323,6 @@ def _insert_playback_ids(workspace: Workspace, missing: list[tuple[Media, Remote
             PlaybackId(
                 media_id=media_pk, fastpix_id=p.id, access_policy=playback_policy(p.access_policy)
             )
-            for p in remote.playback_ids
-            if len(p.id) <= PLAYBACK_ID_WIDTH
+            for p in storable_playback_ids(remote)
         ]
     PlaybackId.objects.bulk_create(rows, ignore_conflicts=True)
