@@ -11,7 +11,6 @@ through the ORM. Either way the row, its defaults and Media's save signals are t
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
 from functools import cache
 from typing import Any
 
@@ -103,12 +102,18 @@ def _insert_by_statement(
     params.append(media.workspace_id)
     if slug is not None:
         params.append(slug)
+    object_key = (
+        None if pointer is None else instance._meta.pk.get_db_prep_value(instance.pk, connection)
+    )
     if pointed_by_cte is not None:
-        params.append(instance._meta.pk.get_db_prep_value(instance.pk, connection))
+        params.append(object_key)
     sql = _insert_sql(connection, slug is not None, pointed_by_cte)
     # Two writes in autocommit: one transaction, as save() + update() had.
     needs_transaction = pointed_after is not None and not connection.in_atomic_block
-    with _transaction_if(needs_transaction, using), connection.cursor() as cursor:
+    in_transaction = (
+        transaction.atomic(using=using) if needs_transaction else contextlib.nullcontext()
+    )
+    with in_transaction, connection.cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
         if row is None:
@@ -119,10 +124,7 @@ def _insert_by_statement(
             )
         media.pk = row[0]
         if pointed_after is not None:
-            cursor.execute(
-                _update_sql(connection, pointed_after),
-                [media.pk, instance._meta.pk.get_db_prep_value(instance.pk, connection)],
-            )
+            cursor.execute(_update_sql(connection, pointed_after), [media.pk, object_key])
     media._state.adding = False
     media._state.db = using
     post_save.send(Media, instance=media, created=True, update_fields=None, raw=False, using=using)
@@ -218,12 +220,3 @@ def _insert_by_orm(
             raise
         raise StaleWorkspace(slug) from None
     media.workspace_id = workspace_id  # what the check let through
-
-
-@contextlib.contextmanager
-def _transaction_if(needed: bool, using: str) -> Iterator[None]:
-    if needed:
-        with transaction.atomic(using=using):
-            yield
-    else:
-        yield
