@@ -22,44 +22,21 @@ from django.db.models.signals import post_save, pre_save
 from django_fastpix.adapter import FastPixAdapter
 from django_fastpix.models import Media, MediaStatus, Workspace
 from django_fastpix.services import media_insert
-from django_fastpix.services import sources as source_services
+from tests.integration import test_source_save_queries as source_queries
+from tests.integration.test_source_save_queries import TRANSACTION_CONTROL, VIDEO, unregistered
 from tests.testapp.models import Lesson
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("fresh_workspace_ids", "queued"),
+]
 
-VIDEO = "https://cdn.example.com/save-cost.mp4"
-TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE SAVEPOINT")
-LESSON = {
-    "url_field": "video_url",
-    "workspace": "tests.testapp.models.lesson_workspace",
-    "title": "title",
-    "metadata": "tests.testapp.models.lesson_metadata",
-    "access_policy": "private",
-}
+LESSON = {**source_queries.LESSON, "access_policy": "private"}
 
 
 def use_source(settings, video_field: str | None) -> None:
     options = {**LESSON, "video_field": video_field} if video_field else LESSON
     settings.FASTPIX = {**settings.FASTPIX, "MEDIA_SOURCES": {"testapp.Lesson": options}}
-
-
-def unregistered(settings) -> None:
-    settings.FASTPIX = {**settings.FASTPIX, "MEDIA_SOURCES": {}}
-
-
-@pytest.fixture(autouse=True)
-def _fresh_workspace_ids():
-    source_services._WORKSPACE_IDS.clear()
-    yield
-    source_services._WORKSPACE_IDS.clear()
-
-
-@pytest.fixture(autouse=True)
-def queued(monkeypatch) -> list[int]:
-    """The media whose creation was queued (after commit), instead of queueing it."""
-    found: list[int] = []
-    monkeypatch.setattr(source_services, "queue_creation", found.append)
-    return found
 
 
 def save(in_atomic: bool, url: str) -> Lesson:
@@ -161,13 +138,9 @@ def test_a_rolled_back_save_leaves_nothing_and_queues_nothing(settings, workspac
     assert queued == []
 
 
-@pytest.mark.parametrize("in_atomic", [False, True], ids=["autocommit", "atomic"])
-def test_a_stale_remembered_workspace_is_caught_by_the_statement(
-    settings, workspace, queued, in_atomic
-):
-    """The id a save remembers for a slug is checked by the INSERT (pointer included)."""
-    use_source(settings, "video")
-    Lesson.objects.create(title="warm", video_url=VIDEO)
+def save_after_the_workspace_was_replaced(workspace: Workspace, in_atomic: bool) -> Media:
+    """Replace the workspace a save remembered (same slug, new id), save again, and check the
+    new media went to the replacement with the object's pointer set; the new media."""
     Lesson.objects.update(video=None)
     Media.objects.all().delete()
     workspace.delete()
@@ -176,6 +149,17 @@ def test_a_stale_remembered_workspace_is_caught_by_the_statement(
     media = Media.objects.get()
     assert media.workspace_id == replacement.pk
     assert Lesson.objects.get(pk=lesson.pk).video_id == media.pk
+    return media
+
+
+@pytest.mark.parametrize("in_atomic", [False, True], ids=["autocommit", "atomic"])
+def test_a_stale_remembered_workspace_is_caught_by_the_statement(
+    settings, workspace, queued, in_atomic
+):
+    """The id a save remembers for a slug is checked by the INSERT (pointer included)."""
+    use_source(settings, "video")
+    Lesson.objects.create(title="warm", video_url=VIDEO)
+    media = save_after_the_workspace_was_replaced(workspace, in_atomic)
     assert queued[-1] == media.pk
 
 
@@ -220,14 +204,7 @@ def test_other_vendors_take_the_orm_and_write_the_same(
         MediaStatus.PENDING,
     )
     assert Lesson.objects.get(pk=first.pk).video_id == media.pk == queued[-1]
-    Lesson.objects.update(video=None)
-    Media.objects.all().delete()
-    workspace.delete()
-    replacement = Workspace.objects.create(name="New", slug="prod")
-    lesson = save(in_atomic, VIDEO + "?after")
-    media = Media.objects.get()
-    assert media.workspace_id == replacement.pk
-    assert Lesson.objects.get(pk=lesson.pk).video_id == media.pk
+    save_after_the_workspace_was_replaced(workspace, in_atomic)
 
 
 def test_without_returning_the_statement_path_is_not_taken(monkeypatch):

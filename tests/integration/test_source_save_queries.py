@@ -22,7 +22,10 @@ from django_fastpix.models import Media, MediaStatus, Workspace
 from django_fastpix.services import sources as source_services
 from tests.testapp.models import Lesson
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("fresh_workspace_ids", "queued"),
+]
 
 VIDEO = "https://cdn.example.com/save-cost.mp4"
 TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE SAVEPOINT")
@@ -53,21 +56,6 @@ def use_source(settings, **options) -> None:
 
 def unregistered(settings) -> None:
     settings.FASTPIX = {**settings.FASTPIX, "MEDIA_SOURCES": {}}
-
-
-@pytest.fixture(autouse=True)
-def _fresh_workspace_ids():
-    source_services._WORKSPACE_IDS.clear()
-    yield
-    source_services._WORKSPACE_IDS.clear()
-
-
-@pytest.fixture(autouse=True)
-def queued(monkeypatch) -> list[int]:
-    """The media whose creation was queued (after commit), instead of queueing it."""
-    found: list[int] = []
-    monkeypatch.setattr(source_services, "queue_creation", found.append)
-    return found
 
 
 def baseline_new(settings) -> int:
