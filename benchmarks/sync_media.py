@@ -9,11 +9,12 @@ The fake FastPix runs in its own process (as FastPix would be remote), started w
 (b) no-change sync: the same again, with every row already current (always after (a));
 (l) bare listing: the same pages fetched with a reused ``requests.Session`` and ``.json()``,
     the floor of any sync (what FastPix and the network cost).
-Rows made by (a) are deleted after each round (outside the timers). PostgreSQL tables are
-analysed after each first sync, as a live database's autovacuum would. Printed: median seconds
-of each kind over the rounds (with the spread), the ratio to the bare listing, table statements
-per page (transaction control left out), the growth of the page time from the first tenth of
-the pages to the last, and the query plan of the page read on the full table.
+Rows made by (a) are deleted before the next round and at the end (outside the timers).
+PostgreSQL tables are analysed after each first sync, as a live database's autovacuum would.
+Printed: median seconds of each kind over the rounds (with the spread), the ratio to the bare
+listing, table statements per page (transaction control left out), the growth of the page time
+from the first tenth of the pages to the last, and the plan of the last round's last page read,
+on the full table.
 """
 
 from __future__ import annotations
@@ -192,6 +193,7 @@ def measure(args: argparse.Namespace, workspace: Workspace, base_url: str) -> No
                 listing()
                 seconds["listing"].append(time.perf_counter() - started)
                 continue
+            clear(workspace)  # the previous round's rows
             first, again = Run(workspace), Run(workspace)
             first()
             analyse()
@@ -201,7 +203,6 @@ def measure(args: argparse.Namespace, workspace: Workspace, base_url: str) -> No
             for name, run in (("first sync", first), ("no-change sync", again)):
                 seconds[name].append(run.seconds)
                 runs[name].append(run)
-            clear(workspace)
     print(
         f"database: {connection.vendor} ({settings.DATABASES['default']['NAME']}); "
         f"{args.media} media, {pages} pages of {MAX_PAGE_SIZE}, {args.rounds} rounds"
@@ -239,15 +240,9 @@ def measure(args: argparse.Namespace, workspace: Workspace, base_url: str) -> No
         f"{'met' if most <= FLOOR_QUERIES_PER_PAGE else 'NOT MET'} (most {most}; the first "
         "page also takes the workspace's hold and stamps the token's use)"
     )
-    # The plan of the last page's read, on the full table (the rows of the last round are
-    # made again for it, and analysed).
-    run = Run(workspace)
-    run()
-    analyse()
-    again = Run(workspace)
-    again()
+    # The plan of the last round's last page read, on the full (analysed) table it ran on.
     print("\nplan of the page read (last page, full table):")
-    for line in plan(again.reads[-1]):
+    for line in plan(runs["no-change sync"][-1].reads[-1]):
         print(f"  {line}")
     clear(workspace)
     print("\nmarkdown rows:")
