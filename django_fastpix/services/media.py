@@ -12,7 +12,8 @@ from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
-from django.db import DatabaseError, connections, transaction
+from django.db import DatabaseError, connections, router, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Count, F, OuterRef, Subquery
 from django.utils import timezone
 
@@ -35,7 +36,7 @@ from ..exceptions import (
     WorkspaceLimitedError,
 )
 from ..models import Media, MediaStatus, PlaybackId
-from . import api
+from . import api, statements
 
 logger = logging.getLogger(__name__)
 
@@ -506,13 +507,56 @@ def lock_linked_media(workspace_id: int, remote: RemoteMedia) -> tuple[Media | N
     """The row linked to FastPix media ``remote`` (locked for update, None if there is none),
     and whether it has every playback id ``remote`` reports: one query for both."""
     wanted = sorted({p.id for p in storable_playback_ids(remote)})
-    rows = Media.objects.select_for_update().filter(workspace_id=workspace_id, fastpix_id=remote.id)
-    if wanted:
-        rows = rows.annotate(fastpix_known_playback_ids=known_playback_ids(wanted))
-    media = next(iter(rows.order_by()[:1]), None)
+    using = router.db_for_write(Media)
+    connection = connections[using]
+    if statements.statements_usable(connection):
+        sql = _lock_linked_sql(connection, len(wanted))
+        found = statements.rows(Media, using, sql, [*wanted, workspace_id, remote.id])
+        media = found[0] if found else None
+    else:
+        rows = Media.objects.select_for_update().filter(
+            workspace_id=workspace_id, fastpix_id=remote.id
+        )
+        if wanted:
+            rows = rows.annotate(fastpix_known_playback_ids=known_playback_ids(wanted))
+        media = next(iter(rows.order_by()[:1]), None)
     if media is None:
         return None, False
-    return media, getattr(media, "fastpix_known_playback_ids", 0) == len(wanted) or not wanted
+    return media, not wanted or (getattr(media, "fastpix_known_playback_ids", 0) or 0) == len(
+        wanted
+    )
+
+
+def _lock_linked_sql(connection: BaseDatabaseWrapper, wanted: int) -> str:
+    """``lock_linked_media``'s statement for ``wanted`` playback ids (written once each)."""
+
+    def write() -> str:
+        media = statements.table(connection, Media)
+        playback = statements.table(connection, PlaybackId)
+        pk = statements.column(connection, Media._meta.pk)
+
+        def media_column(name: str) -> str:
+            return statements.column(connection, Media._meta.get_field(name))
+
+        def playback_column(name: str) -> str:
+            return statements.column(connection, PlaybackId._meta.get_field(name))
+
+        known = "0"
+        if wanted:
+            known = (
+                f"(SELECT COUNT(*) FROM {playback} "  # noqa: S608 - names from the models
+                f"WHERE {playback}.{playback_column('media')} = {media}.{pk} "
+                f"AND {playback}.{playback_column('fastpix_id')} "
+                f"IN ({statements.placeholders(wanted)}))"
+            )
+        return (
+            f"SELECT {statements.columns_of(connection, Media)}, "  # noqa: S608
+            f"{known} AS fastpix_known_playback_ids FROM {media} "
+            f"WHERE {media}.{media_column('workspace')} = %s "
+            f"AND {media}.{media_column('fastpix_id')} = %s{statements.for_update(connection)}"
+        )
+
+    return statements.written_once(("lock-linked-media", connection.vendor, wanted), write)
 
 
 def known_playback_ids(wanted: list[str]) -> Subquery:
@@ -555,7 +599,7 @@ def apply_remote_state(
         media.last_synced_at = timezone.now()
         changed.append("last_synced_at")
     if changed:
-        media.save(update_fields=[*changed, "updated_at"])
+        statements.update_fields(media, [*changed, "updated_at"])
     if not playback_ids_known:
         sync_playback_ids(media, remote)
     if status is not None:

@@ -16,7 +16,8 @@ from datetime import timezone as dt_timezone
 from functools import partial
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connections, router, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -37,6 +38,7 @@ from ..models import (
     Workspace,
 )
 from ..webhook_handlers import handlers_for
+from . import statements
 from .live import LIVE_EVENT_PREFIX, apply_live_event, link_recording
 from .media import (
     FASTPIX_ID_WIDTH,
@@ -156,20 +158,65 @@ def receive_at(slug: str, body: bytes, given_signature: str | None) -> Delivery 
     a redelivery of a processed event costs that query and the one counting it.
     """
     read = _read(body)
-    workspaces = Workspace.objects.filter(slug=slug)
-    if read.envelope is not None:
-        workspaces = workspaces.annotate(
-            fastpix_event_done=Exists(
-                WebhookEvent.objects.filter(
-                    workspace=OuterRef("pk"), event_id=read.envelope.event_id, outcome__in=DONE
-                )
-            )
-        )
-    workspace = next(iter(workspaces[:1]), None)
+    event_id = read.envelope.event_id if read.envelope is not None else None
+    workspace = _workspace_at(slug, event_id)
     if workspace is None:
         return None
     done = bool(getattr(workspace, "fastpix_event_done", False))
     return receive(workspace, body, given_signature, already_done=done, read=read)
+
+
+def _workspace_at(slug: str, event_id: str | None) -> Workspace | None:
+    """The workspace named ``slug``, annotated ``fastpix_event_done`` when ``event_id`` is
+    given: whether that event is stored with a DONE outcome. Written once (statements.py)."""
+    using = router.db_for_read(Workspace)
+    connection = connections[using]
+    if not statements.statements_usable(connection):
+        return _workspace_at_by_orm(slug, event_id)
+    params = [slug] if event_id is None else [event_id, *DONE, slug]
+    found = statements.rows(
+        Workspace, using, _workspace_sql(connection, event_id is not None), params
+    )
+    return found[0] if found else None
+
+
+def _workspace_sql(connection: BaseDatabaseWrapper, with_event: bool) -> str:
+    def write() -> str:
+        workspaces = statements.table(connection, Workspace)
+        events = statements.table(connection, WebhookEvent)
+        pk = statements.column(connection, Workspace._meta.pk)
+        column = partial(_event_column, connection)
+        slug = statements.column(connection, Workspace._meta.get_field("slug"))
+        done = (
+            f", EXISTS(SELECT 1 FROM {events} "  # noqa: S608 - names from the models
+            f"WHERE {events}.{column('workspace')} = {workspaces}.{pk} "
+            f"AND {events}.{column('event_id')} = %s "
+            f"AND {events}.{column('outcome')} IN ({statements.placeholders(len(DONE))})"
+            f") AS fastpix_event_done"
+        )
+        return (
+            f"SELECT {statements.columns_of(connection, Workspace)}"  # noqa: S608
+            f"{done if with_event else ''} FROM {workspaces} WHERE {workspaces}.{slug} = %s"
+        )
+
+    return statements.written_once(("workspace-at", connection.vendor, with_event), write)
+
+
+def _event_column(connection: BaseDatabaseWrapper, name: str) -> str:
+    return statements.column(connection, WebhookEvent._meta.get_field(name))
+
+
+def _workspace_at_by_orm(slug: str, event_id: str | None) -> Workspace | None:
+    workspaces = Workspace.objects.filter(slug=slug)
+    if event_id is not None:
+        workspaces = workspaces.annotate(
+            fastpix_event_done=Exists(
+                WebhookEvent.objects.filter(
+                    workspace=OuterRef("pk"), event_id=event_id, outcome__in=DONE
+                )
+            )
+        )
+    return next(iter(workspaces[:1]), None)
 
 
 def receive(
@@ -240,11 +287,28 @@ DONE = (WebhookOutcome.PROCESSED, WebhookOutcome.IGNORED)
 
 def _count_done_redelivery(workspace: Workspace, envelope: Envelope) -> bool:
     """Count a redelivery of a processed event; False if it is not (or no longer) one."""
-    return bool(
-        WebhookEvent.objects.filter(
-            workspace=workspace, event_id=envelope.event_id, outcome__in=DONE
-        ).update(deliveries=F("deliveries") + 1)
-    )
+    using = router.db_for_write(WebhookEvent)
+    connection = connections[using]
+    if not statements.statements_usable(connection):
+        return bool(
+            WebhookEvent.objects.filter(
+                workspace=workspace, event_id=envelope.event_id, outcome__in=DONE
+            ).update(deliveries=F("deliveries") + 1)
+        )
+
+    def write() -> str:
+        column = partial(_event_column, connection)
+        return (
+            f"UPDATE {statements.table(connection, WebhookEvent)} "  # noqa: S608
+            f"SET {column('deliveries')} = {column('deliveries')} + 1 "
+            f"WHERE {column('workspace')} = %s AND {column('event_id')} = %s "
+            f"AND {column('outcome')} IN ({statements.placeholders(len(DONE))})"
+        )
+
+    sql = statements.written_once(("count-redelivery", connection.vendor), write)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [workspace.pk, envelope.event_id, *DONE])
+        return cursor.rowcount > 0
 
 
 def _ingest(workspace: Workspace, envelope: Envelope, payload: dict[str, Any]) -> Delivery:
@@ -497,7 +561,7 @@ def store_event(
     event id is stored already. ``webhook_received`` goes out once that transaction commits."""
     if values.get("outcome", WebhookOutcome.PENDING) != WebhookOutcome.PENDING:
         values.setdefault("processed_at", timezone.now())
-    event = WebhookEvent.objects.create(
+    event = WebhookEvent(
         workspace=workspace,
         event_id=envelope.event_id,
         type=envelope.type,
@@ -507,6 +571,7 @@ def store_event(
         occurred_at=envelope.occurred_at,
         **values,
     )
+    statements.insert(event)
     signals.send_after_commit(signals.webhook_received, sender=WebhookEvent, event=event)
     return event
 

@@ -1,0 +1,153 @@
+"""SQL for the hot paths, written once per process from the models' own metadata.
+
+Django's ORM spends 0.2-0.5 ms building each statement, more than PostgreSQL takes to run one
+on loopback, and that was most of a webhook delivery's cost. The statements FastPix waits for
+are therefore written here once per database vendor, from the models' table and column names
+(quoted; every value a parameter), and run with only their parameters. Rows come back as model
+instances through ``raw()``, so each field's own converters (decryption included) still apply;
+writes send the same ``pre_save``/``post_save`` signals, with the same arguments, as ``save()``.
+
+PostgreSQL and SQLite are the vendors this app supports; on any other the callers keep the ORM.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+from django.db import DatabaseError, connections, models, router
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models.signals import post_save, pre_save
+
+M = TypeVar("M", bound=models.Model)
+
+# Vendors whose INSERT returns the new id (SQLite from 3.35; see ``statements_usable``).
+VENDORS = frozenset({"postgresql", "sqlite"})
+
+_SQL: dict[tuple[Any, ...], str] = {}
+
+
+def statements_usable(connection: BaseDatabaseWrapper) -> bool:
+    """Whether this module's statements run on ``connection`` (else: the ORM)."""
+    return connection.vendor in VENDORS and connection.features.can_return_columns_from_insert
+
+
+def written_once(key: tuple[Any, ...], write: Callable[[], str]) -> str:
+    """The SQL for ``key`` (which must name everything its text depends on), built once."""
+    sql = _SQL.get(key)
+    if sql is None:
+        sql = _SQL[key] = write()
+    return sql
+
+
+def column(connection: BaseDatabaseWrapper, field: Any) -> str:
+    """A concrete field's column, quoted for ``connection``."""
+    assert field.column, field
+    return str(connection.ops.quote_name(field.column))
+
+
+def table(connection: BaseDatabaseWrapper, model: type[models.Model]) -> str:
+    return str(connection.ops.quote_name(model._meta.db_table))
+
+
+def columns_of(connection: BaseDatabaseWrapper, model: type[models.Model]) -> str:
+    """Every column of ``model``, named (never ``*``: a column a later migration adds would
+    change the result of a statement PostgreSQL has prepared, which it then refuses to run)."""
+    name = table(connection, model)
+    return ", ".join(f"{name}.{column(connection, f)}" for f in model._meta.concrete_fields)
+
+
+def placeholders(count: int) -> str:
+    return ", ".join(["%s"] * count)
+
+
+def for_update(connection: BaseDatabaseWrapper) -> str:
+    """`` FOR UPDATE`` where the database locks rows (SQLite locks the whole file instead)."""
+    return " FOR UPDATE" if connection.features.has_select_for_update else ""
+
+
+def rows(model: type[M], using: str, sql: str, params: Sequence[Any]) -> list[M]:
+    """The instances a SELECT of ``model``'s columns (plus annotations) returns."""
+    return list(model._default_manager.db_manager(using).raw(sql, params))
+
+
+def plain_values(obj: models.Model, fields: Sequence[Any]) -> bool:
+    """Whether every field of ``obj`` goes in as a plain parameter: no expression (``F()``),
+    no field with its own placeholder or a value the database computes. Else: the ORM."""
+    return not any(
+        hasattr(getattr(obj, f.attname), "resolve_expression")
+        or hasattr(f, "get_placeholder")
+        or getattr(f, "db_returning", False)
+        for f in fields
+    )
+
+
+def insert(obj: models.Model, using: str | None = None) -> None:
+    """``obj.save(force_insert=True)`` for a new row with an automatic primary key: the same
+    defaults, ``auto_now_add`` values, signals and new pk, from an INSERT written once."""
+    model = type(obj)
+    using = using or router.db_for_write(model, instance=obj)
+    connection = connections[using]
+    meta = model._meta
+    if not statements_usable(connection) or obj.pk is not None:
+        obj.save(force_insert=True, using=using)
+        return
+    fields = [f for f in meta.local_concrete_fields if f is not meta.pk]
+    if not plain_values(obj, fields):
+        obj.save(force_insert=True, using=using)
+        return
+    pre_save.send(model, instance=obj, raw=False, using=using, update_fields=None)
+    params = [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
+    sql = written_once(
+        ("insert", connection.vendor, model),
+        lambda: (
+            f"INSERT INTO {table(connection, model)} "  # noqa: S608 - names from the model
+            f"({', '.join(column(connection, f) for f in fields)}) "
+            f"VALUES ({placeholders(len(fields))}) RETURNING {column(connection, meta.pk)}"
+        ),
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        (obj.pk,) = cursor.fetchone()
+    obj._state.adding = False
+    obj._state.db = using
+    post_save.send(model, instance=obj, created=True, update_fields=None, raw=False, using=using)
+
+
+def update_fields(obj: models.Model, names: Sequence[str], using: str | None = None) -> None:
+    """``obj.save(update_fields=names)`` from an UPDATE written once per set of fields: the
+    same ``auto_now`` values, signals, and error when the row is gone."""
+    model = type(obj)
+    using = using or obj._state.db or router.db_for_write(model, instance=obj)
+    connection = connections[using]
+    if not statements_usable(connection):
+        obj.save(update_fields=names, using=using)
+        return
+    meta = model._meta
+    fields = [
+        f
+        for f in (meta.get_field(name) for name in dict.fromkeys(names))
+        if isinstance(f, models.Field) and f.concrete
+    ]
+    if len(fields) != len(set(names)) or not plain_values(obj, fields):
+        obj.save(update_fields=names, using=using)  # and its error for a name it refuses
+        return
+    changed = frozenset(f.name for f in fields)
+    pre_save.send(model, instance=obj, raw=False, using=using, update_fields=changed)
+    params = [f.get_db_prep_save(f.pre_save(obj, False), connection) for f in fields]
+    params.append(meta.pk.get_db_prep_value(obj.pk, connection))
+    sql = written_once(
+        ("update", connection.vendor, model, tuple(f.name for f in fields)),
+        lambda: (
+            f"UPDATE {table(connection, model)} SET "  # noqa: S608 - names from the model
+            f"{', '.join(f'{column(connection, f)} = %s' for f in fields)} "
+            f"WHERE {column(connection, meta.pk)} = %s"
+        ),
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        if cursor.rowcount == 0:
+            raise DatabaseError("Save with update_fields did not affect any rows.")
+    post_save.send(
+        model, instance=obj, created=False, update_fields=changed, raw=False, using=using
+    )

@@ -1,0 +1,214 @@
+"""statements.py: the hot-path INSERT and UPDATE written once do what ``save()`` does.
+
+Each test runs the statement path and the ORM path (``save()``) on twin objects and compares
+the rows, the signals and the errors; and proves the statement path builds no ORM statement.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from datetime import timezone as dt_timezone
+from typing import Any
+
+import pytest
+from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.db.models import F, Value
+from django.db.models.signals import post_save, pre_save
+from django.db.models.sql.compiler import SQLInsertCompiler, SQLUpdateCompiler
+from django.utils import timezone
+
+from django_fastpix.models import Media, MediaStatus, WebhookEvent, WebhookOutcome, Workspace
+from django_fastpix.services import statements
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def signals_seen() -> Iterator[list[tuple[str, dict[str, Any]]]]:
+    """Every pre_save/post_save sent for WebhookEvent and Media: (signal, kwargs but the
+    instance, whose pk is compared apart)."""
+    seen: list[tuple[str, dict[str, Any]]] = []
+
+    def recorder(name: str) -> Any:
+        def receive(sender: Any, instance: Any, **kwargs: Any) -> None:
+            kwargs.pop("signal")
+            seen.append((name, {"sender": sender, "pk": instance.pk, **kwargs}))
+
+        return receive
+
+    pre, post = recorder("pre_save"), recorder("post_save")
+    for model in (WebhookEvent, Media):
+        pre_save.connect(pre, sender=model, weak=False, dispatch_uid=f"t-pre-{model.__name__}")
+        post_save.connect(post, sender=model, weak=False, dispatch_uid=f"t-post-{model.__name__}")
+    yield seen
+    for model in (WebhookEvent, Media):
+        pre_save.disconnect(sender=model, dispatch_uid=f"t-pre-{model.__name__}")
+        post_save.disconnect(sender=model, dispatch_uid=f"t-post-{model.__name__}")
+
+
+def refuse_orm_statements(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The ORM's INSERT and UPDATE builders fail from now on: what passes built none."""
+
+    def refuse(self: Any, *args: Any, **kwargs: Any) -> Any:
+        raise AssertionError(f"the ORM built a statement: {type(self).__name__}")
+
+    monkeypatch.setattr(SQLInsertCompiler, "as_sql", refuse)
+    monkeypatch.setattr(SQLUpdateCompiler, "as_sql", refuse)
+
+
+OCCURRED = datetime(2026, 11, 30, 12, 0, 0, 123456, tzinfo=dt_timezone.utc)
+
+
+def event(workspace: Workspace, event_id: str) -> WebhookEvent:
+    return WebhookEvent(
+        workspace=workspace,
+        event_id=event_id,
+        type="video.media.ready",
+        object_type="media",
+        object_id="m-1",
+        payload={"type": "video.media.ready", "data": {"nested": [1, "two", None]}},
+        occurred_at=OCCURRED,
+    )
+
+
+def comparable(row: WebhookEvent) -> dict[str, Any]:
+    values = {f.attname: getattr(row, f.attname) for f in WebhookEvent._meta.concrete_fields}
+    for name in ("id", "event_id", "received_at"):
+        values.pop(name)
+    return values
+
+
+def test_insert_stores_what_save_stores(
+    workspace: Workspace,
+    signals_seen: list[tuple[str, dict[str, Any]]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    by_orm = event(workspace, "by-orm")
+    by_orm.save(force_insert=True)
+    orm_signals = list(signals_seen)
+    signals_seen.clear()
+
+    fast = event(workspace, "by-statement")
+    before = timezone.now()
+    refuse_orm_statements(monkeypatch)
+    statements.insert(fast)
+    monkeypatch.undo()
+
+    assert fast.pk is not None and fast.pk != by_orm.pk
+    assert not fast._state.adding and fast._state.db == "default"
+    assert fast.received_at is not None and fast.received_at >= before  # auto_now_add
+    stored = WebhookEvent.objects.get(pk=fast.pk)
+    assert comparable(stored) == comparable(WebhookEvent.objects.get(pk=by_orm.pk))
+    assert stored.outcome == WebhookOutcome.PENDING and stored.deliveries == 1  # defaults
+    assert stored.received_at == fast.received_at
+    # The same signals with the same arguments, the new pk known after the INSERT only.
+    assert [(name, {**kw, "pk": None}) for name, kw in orm_signals] == [
+        (name, {**kw, "pk": None}) for name, kw in signals_seen
+    ]
+    assert [kw["pk"] for _, kw in signals_seen] == [None, fast.pk]
+
+
+def test_insert_of_a_stored_event_id_raises_integrity_error(workspace: Workspace) -> None:
+    statements.insert(event(workspace, "twice"))
+    with pytest.raises(IntegrityError), transaction.atomic():
+        statements.insert(event(workspace, "twice"))
+    assert WebhookEvent.objects.filter(event_id="twice").count() == 1
+
+
+def test_insert_writes_its_statement_once(workspace: Workspace) -> None:
+    statements._SQL.clear()
+    for n in range(3):
+        statements.insert(event(workspace, f"e{n}"))
+    assert [key[0] for key in statements._SQL] == ["insert"]
+    assert WebhookEvent.objects.filter(workspace=workspace).count() == 3
+
+
+def test_insert_with_an_expression_takes_the_orm(workspace: Workspace) -> None:
+    """A value the statement path could not send as a parameter goes through save()."""
+    row = event(workspace, "expression")
+    row.deliveries = Value(3)  # type: ignore[assignment]
+    statements.insert(row)
+    assert WebhookEvent.objects.get(pk=row.pk).deliveries == 3
+
+
+def test_update_fields_writes_only_those_fields(
+    workspace: Workspace, signals_seen: list[tuple[str, dict[str, Any]]]
+) -> None:
+    twin_orm = Media.objects.create(workspace=workspace, fastpix_id="orm", title="a")
+    twin_fast = Media.objects.create(workspace=workspace, fastpix_id="fast", title="a")
+    signals_seen.clear()
+    for media in (twin_orm, twin_fast):
+        # Another writer changed the title meanwhile: a field not named is not written back.
+        Media.objects.filter(pk=media.pk).update(title="theirs")
+        media.status = MediaStatus.READY
+        media.duration = 12.5
+        media.title = "stale, not to be written"
+    old_updated = twin_fast.updated_at
+
+    twin_orm.save(update_fields=["status", "duration", "updated_at"])
+    orm_signals = list(signals_seen)
+    signals_seen.clear()
+    statements.update_fields(twin_fast, ["status", "duration", "updated_at"])
+
+    fast = Media.objects.get(pk=twin_fast.pk)
+    assert (fast.status, fast.duration, fast.title) == (MediaStatus.READY, 12.5, "theirs")
+    assert fast.updated_at > old_updated and fast.updated_at == twin_fast.updated_at  # auto_now
+    orm = Media.objects.get(pk=twin_orm.pk)
+    assert (orm.status, orm.duration, orm.title) == (fast.status, fast.duration, fast.title)
+    assert [(n, {**kw, "pk": None}) for n, kw in orm_signals] == [
+        (n, {**kw, "pk": None}) for n, kw in signals_seen
+    ]
+    assert signals_seen[0][1]["update_fields"] == frozenset({"status", "duration", "updated_at"})
+
+
+def test_update_fields_builds_no_orm_statement(
+    workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    media = Media.objects.create(workspace=workspace, fastpix_id="m")
+    refuse_orm_statements(monkeypatch)
+    media.error = "x"
+    statements.update_fields(media, ["error"])
+    assert Media.objects.get(pk=media.pk).error == "x"
+
+
+def test_update_fields_of_a_deleted_row_fails_as_save_does(workspace: Workspace) -> None:
+    media = Media.objects.create(workspace=workspace, fastpix_id="gone")
+    Media.objects.filter(pk=media.pk).delete()
+    media.title = "late"
+    with pytest.raises(DatabaseError, match="did not affect any rows"), transaction.atomic():
+        media.save(update_fields=["title"])
+    with pytest.raises(DatabaseError, match="did not affect any rows"), transaction.atomic():
+        statements.update_fields(media, ["title"])
+
+
+def test_update_fields_with_an_expression_takes_the_orm(workspace: Workspace) -> None:
+    stored = WebhookEvent.objects.create(
+        workspace=workspace, event_id="e", type="t", payload={}, deliveries=2
+    )
+    stored.deliveries = F("deliveries") + 1  # type: ignore[assignment]
+    statements.update_fields(stored, ["deliveries"])
+    assert WebhookEvent.objects.get(pk=stored.pk).deliveries == 3
+
+
+def test_other_vendors_take_the_orm(workspace: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(statements, "VENDORS", frozenset())
+    statements._SQL.clear()
+    row = event(workspace, "orm-vendor")
+    statements.insert(row)
+    row.outcome = WebhookOutcome.PROCESSED
+    statements.update_fields(row, ["outcome"])
+    assert WebhookEvent.objects.get(pk=row.pk).outcome == WebhookOutcome.PROCESSED
+    assert statements._SQL == {}
+
+
+def test_rows_apply_the_fields_converters(workspace: Workspace) -> None:
+    """A raw read still decrypts: the encrypted secret comes back as its plaintext."""
+    workspace.webhook_secret = "c2VjcmV0LXNlY3JldA=="
+    workspace.save()
+    table = statements.table(connection, Workspace)
+    (found,) = statements.rows(
+        Workspace, "default", f"SELECT * FROM {table} WHERE id = %s", [workspace.pk]
+    )
+    assert str(found.webhook_secret) == "c2VjcmV0LXNlY3JldA=="
+    assert found == workspace
