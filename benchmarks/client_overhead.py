@@ -35,7 +35,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from harness import ROOT, quartiles, use_database
+from harness import PREPARED_HELP, ROOT, prepared_note, quartiles, use_database
 
 use_database("sqlite:///:memory:")  # the token store; before Django starts
 
@@ -62,6 +62,7 @@ FLOOR = 1.05  # (a) <= FLOOR x (b+s)
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=20, help="rounds (default 20)")
+    parser.add_argument("--prepared", action="store_true", help=PREPARED_HELP)
     parser.add_argument("--calls", type=int, default=60, help="calls per contender per round")
     parser.add_argument("--no-sdk", action="store_true", help="leave the official SDK out")
     parser.add_argument("--seed", type=int, default=None, help="seed of the order shuffle")
@@ -168,7 +169,7 @@ def measure(args: argparse.Namespace, fake: subprocess.Popen[str]) -> None:
     def ratios(name: str, against: str) -> tuple[float, float, float]:
         return quartiles([a / b for a, b in zip(medians[name], medians[against], strict=True)])
 
-    store = f"{connection.vendor} ({args.database_url.split('@')[-1]})"
+    store = f"{connection.vendor} ({args.database_url.split('@')[-1]}{prepared_note()})"
     print(f"token store: {store}; {args.rounds} rounds x {args.calls} calls per contender")
     print(f"{'contender':<22}{'median µs':>11}{'IQR µs':>17}{'x (b)':>20}{'x (b+s)':>20}")
     rows = []

@@ -42,6 +42,8 @@ def use_database(default: str | None = None, *, sqlite_file: str = "bench.sqlite
     given = argv_value("--database-url")
     if given:
         os.environ["DATABASE_URL"] = given
+    if "--prepared" in sys.argv:
+        os.environ["FASTPIX_TEST_PREPARED"] = "1"  # tests.settings reads it (and subprocesses)
     if "DATABASE_URL" not in os.environ:
         folder = tempfile.mkdtemp(prefix="fastpix-bench-")
         os.environ["DATABASE_URL"] = default or f"sqlite:///{folder}/{sqlite_file}"
@@ -49,6 +51,18 @@ def use_database(default: str | None = None, *, sqlite_file: str = "bench.sqlite
     if url.startswith(("postgres://", "postgresql://")):
         create_postgres_database(url)
     return url
+
+
+# The README's PostgreSQL tuning, for every benchmark that takes --prepared.
+PREPARED_HELP = (
+    "PostgreSQL: parameters bound by the server and statements prepared after five runs on a "
+    "connection (OPTIONS server_side_binding=True, prepare_threshold=5; see the README)"
+)
+
+
+def prepared_note() -> str:
+    """What the printed header adds when --prepared is on."""
+    return ", prepared statements" if os.environ.get("FASTPIX_TEST_PREPARED") else ""
 
 
 def create_postgres_database(url: str) -> None:

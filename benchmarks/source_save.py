@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from harness import TRANSACTION_CONTROL, quartiles, use_database
+from harness import PREPARED_HELP, TRANSACTION_CONTROL, prepared_note, quartiles, use_database
 
 use_database("sqlite:///:memory:")  # before Django starts
 
@@ -140,6 +140,7 @@ def count(fn: Callable[[], object]) -> tuple[int, int]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument("--prepared", action="store_true", help=PREPARED_HELP)
     parser.add_argument("--calls", type=int, default=50, help="calls per contender per round")
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument(
@@ -182,8 +183,8 @@ def main() -> None:
     name_of_db = settings.DATABASES["default"]["NAME"]
     async_note = ", asynchronous commits" if args.async_commit else ""
     print(
-        f"database: {vendor} ({name_of_db}{async_note}); {args.rounds} rounds x {args.calls} "
-        "calls per contender"
+        f"database: {vendor} ({name_of_db}{async_note}{prepared_note()}); "
+        f"{args.rounds} rounds x {args.calls} calls per contender"
     )
     print(
         f"{'save':<22}{'unregistered µs':>18}{'registered µs':>18}{'extra µs':>18}"

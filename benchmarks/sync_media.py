@@ -30,7 +30,7 @@ import sys
 import time
 from collections.abc import Callable
 
-from harness import ROOT, TRANSACTION_CONTROL, quartiles, use_database
+from harness import PREPARED_HELP, ROOT, TRANSACTION_CONTROL, prepared_note, quartiles, use_database
 
 use_database(sqlite_file="sync.sqlite3")  # before Django starts
 
@@ -155,6 +155,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--media", type=int, default=10_000)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--prepared", action="store_true", help=PREPARED_HELP)
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument(
         "--database-url",
@@ -204,7 +205,8 @@ def measure(args: argparse.Namespace, workspace: Workspace, base_url: str) -> No
                 seconds[name].append(run.seconds)
                 runs[name].append(run)
     print(
-        f"database: {connection.vendor} ({settings.DATABASES['default']['NAME']}); "
+        f"database: {connection.vendor} ({settings.DATABASES['default']['NAME']}"
+        f"{prepared_note()}); "
         f"{args.media} media, {pages} pages of {MAX_PAGE_SIZE}, {args.rounds} rounds"
     )
     print(

@@ -40,7 +40,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from harness import ROOT, TRANSACTION_CONTROL, quartiles, use_database
+from harness import PREPARED_HELP, ROOT, TRANSACTION_CONTROL, prepared_note, quartiles, use_database
 
 # Queued deliveries go to a Redis database of their own unless REDIS_URL says otherwise.
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -236,7 +236,8 @@ def in_process(args: argparse.Namespace, known: list[tuple[str, str, str]]) -> N
     vendor = connection.vendor
     print(
         f"database: {vendor} ({settings.DATABASES['default']['NAME']}"
-        f"{', asynchronous commits' if os.environ.get('BENCH_ASYNC_COMMIT') else ''}); "
+        f"{', asynchronous commits' if os.environ.get('BENCH_ASYNC_COMMIT') else ''}"
+        f"{prepared_note()}); "
         f"{args.rounds} rounds x {args.calls} calls per contender, in-process test Client"
     )
     print(f"{'contender':<16}{'median µs':>11}{'IQR µs':>15}{'per second':>12}{'x echo':>18}")
@@ -363,6 +364,7 @@ def over_http(args: argparse.Namespace, known: list[tuple[str, str, str]]) -> No
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument("--prepared", action="store_true", help=PREPARED_HELP)
     parser.add_argument("--calls", type=int, default=50, help="calls per contender per round")
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument(

@@ -71,6 +71,10 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     DATABASES["default"]["TEST"] = {"NAME": _SQLITE_FILE.replace(".sqlite3", "-test.sqlite3")}
     # Worker processes write concurrently: take the lock at BEGIN and wait for it.
     DATABASES["default"]["OPTIONS"] = {"transaction_mode": "IMMEDIATE", "timeout": 30}
+elif env.bool("FASTPIX_TEST_PREPARED", default=False):
+    # The README's PostgreSQL tuning: parameters bound by the server, statements prepared after
+    # five runs on a connection. The suite runs under it too (tox -e postgres-prepared).
+    DATABASES["default"]["OPTIONS"] = {"server_side_binding": True, "prepare_threshold": 5}
 
 # A fixed test key (Fernet.generate_key()); never used outside the tests.
 FIELD_ENCRYPTION_KEY = "rG2Yv4mQb1f2o0GZyJ9Jd7JbX7o6p3xN3rJ8XkqkY0c="
