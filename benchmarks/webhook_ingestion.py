@@ -3,6 +3,7 @@
     python benchmarks/webhook_ingestion.py [--database-url URL] [--rounds 20] [--calls 50]
     python benchmarks/webhook_ingestion.py --database-url URL --server   # + CONN_MAX_AGE
     python benchmarks/webhook_ingestion.py --database-url URL --task-backend rq  # (q) on Redis
+    python benchmarks/webhook_ingestion.py --database-url URL --prepared  # the README's tuning
 
 Contenders, each a POST through Django's test Client with the test settings' middleware,
 interleaved call by call in a random order (a new order for every call):
@@ -44,6 +45,8 @@ from harness import PREPARED_HELP, ROOT, TRANSACTION_CONTROL, prepared_note, qua
 
 # Queued deliveries go to a Redis database of their own unless REDIS_URL says otherwise.
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/15")
+if "rq-pooled" in sys.argv:  # --task-backend rq-pooled: the README's pooled RQ set-up
+    os.environ["FASTPIX_TEST_RQ_POOLED"] = "1"
 use_database(sqlite_file="webhooks.sqlite3")  # before Django starts
 import tests.settings as _test_settings  # noqa: E402
 
@@ -171,7 +174,8 @@ def in_process(args: argparse.Namespace, known: list[tuple[str, str, str]]) -> N
         )
         assert response.status_code == 200, response.content
 
-    inline = {**settings.FASTPIX, "TASK_BACKEND": args.task_backend}
+    alias = "rq" if args.task_backend.startswith("rq") else args.task_backend
+    inline = {**settings.FASTPIX, "TASK_BACKEND": alias}
     queued = {**inline, "WEBHOOK_PROCESSING": "queued"}
 
     # Bodies and signatures are made outside the timers: FastPix makes them, not the site.
@@ -269,7 +273,7 @@ def in_process(args: argparse.Namespace, known: list[tuple[str, str, str]]) -> N
 
 def remove_queued_jobs(alias: str) -> None:
     """Drop the jobs the queued deliveries left (no worker ran them)."""
-    if alias == "rq":
+    if alias.startswith("rq"):
         import django_rq
 
         django_rq.get_queue("default").empty()
@@ -382,11 +386,12 @@ def main() -> None:
     )
     parser.add_argument(
         "--task-backend",
-        choices=["queue", "rq"],
+        choices=["queue", "rq", "rq-pooled"],
         default="queue",
         help="where queued deliveries put their job: queue (django-tasks-db, in the benchmark's "
-        "database; the default) or rq (django-tasks-rq on REDIS_URL, default "
-        "redis://127.0.0.1:6379/15)",
+        "database; the default), rq (django-tasks-rq on REDIS_URL, default "
+        "redis://127.0.0.1:6379/15) or rq-pooled (the same through the README's pooled set-up: "
+        "RQ_QUEUES USE_REDIS_CACHE, a django-redis connection pool)",
     )
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()

@@ -118,5 +118,21 @@ TASKS = {
     "rq": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default"]},
 }
 RQ_QUEUES = {"default": {"URL": env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")}}
+POOLED_RQ_CACHE = "fastpix-rq"
+
+
+def pooled_rq_caches(url: str) -> dict[str, dict[str, str]]:
+    """The cache whose connection pool the pooled RQ set-up lends django-rq."""
+    return {POOLED_RQ_CACHE: {"BACKEND": "django_redis.cache.RedisCache", "LOCATION": url}}
+
+
+if env.bool("FASTPIX_TEST_RQ_POOLED", default=False):
+    # The README's pooled RQ set-up: django-rq borrows django-redis's connection pool instead
+    # of opening a Redis connection for every enqueue.
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+        **pooled_rq_caches(RQ_QUEUES["default"]["URL"]),
+    }
+    RQ_QUEUES = {"default": {"USE_REDIS_CACHE": POOLED_RQ_CACHE}}
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 LOGGING_CONFIG = None

@@ -511,7 +511,9 @@ def lock_linked_media(workspace_id: int, remote: RemoteMedia) -> tuple[Media | N
     connection = connections[using]
     if statements.statements_usable(connection):
         sql = _lock_linked_sql(connection, len(wanted))
-        found = statements.rows(Media, using, sql, [*wanted, workspace_id, remote.id])
+        found = statements.rows(
+            Media, using, sql, [*wanted, workspace_id, remote.id], ["fastpix_known_playback_ids"]
+        )
         media = found[0] if found else None
     else:
         rows = Media.objects.select_for_update().filter(

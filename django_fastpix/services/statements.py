@@ -66,9 +66,54 @@ def for_update(connection: BaseDatabaseWrapper) -> str:
     return " FOR UPDATE" if connection.features.has_select_for_update else ""
 
 
-def rows(model: type[M], using: str, sql: str, params: Sequence[Any]) -> list[M]:
-    """The instances a SELECT of ``model``'s columns (plus annotations) returns."""
-    return list(model._default_manager.db_manager(using).raw(sql, params))
+def rows(
+    model: type[M], using: str, sql: str, params: Sequence[Any], extra: Sequence[str] = ()
+) -> list[M]:
+    """The instances a ``SELECT columns_of(model), <extra columns>`` returns, each extra column
+    set as the attribute it is named by. Each field's converters run as in the ORM (decryption
+    included); ``raw()`` would do the same, but it maps the columns afresh for every query."""
+    connection = connections[using]
+    names, converters = _reading(using, model)
+    count = len(names)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        found = cursor.fetchall()
+    instances = []
+    for row in found:
+        values = list(row[:count])
+        for index, column_converters, expression in converters:
+            for convert in column_converters:
+                values[index] = convert(values[index], expression, connection)
+        instance = model.from_db(using, names, values)
+        for name, value in zip(extra, row[count:], strict=True):
+            setattr(instance, name, value)
+        instances.append(instance)
+    return instances
+
+
+_READING: dict[
+    tuple[str, type[models.Model]], tuple[list[str], list[tuple[int, list[Any], Any]]]
+] = {}
+
+
+def _reading(
+    using: str, model: type[models.Model]
+) -> tuple[list[str], list[tuple[int, list[Any], Any]]]:
+    """``model``'s column names in ``columns_of`` order, and the converters of each column
+    that has any (the database's, then the field's: the ORM's order), worked out once."""
+    key = (using, model)
+    if key not in _READING:
+        connection = connections[using]
+        fields = model._meta.concrete_fields
+        converters = []
+        for index, field in enumerate(fields):
+            expression = field.get_col(model._meta.db_table)
+            found = connection.ops.get_db_converters(expression)
+            found += expression.get_db_converters(connection)
+            if found:
+                converters.append((index, found, expression))
+        _READING[key] = ([f.attname for f in fields], converters)
+    return _READING[key]
 
 
 def plain_values(obj: models.Model, fields: Sequence[Any]) -> bool:

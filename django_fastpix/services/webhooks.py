@@ -174,9 +174,9 @@ def _workspace_at(slug: str, event_id: str | None) -> Workspace | None:
     if not statements.statements_usable(connection):
         return _workspace_at_by_orm(slug, event_id)
     params = [slug] if event_id is None else [event_id, *DONE, slug]
-    found = statements.rows(
-        Workspace, using, _workspace_sql(connection, event_id is not None), params
-    )
+    sql = _workspace_sql(connection, event_id is not None)
+    extra = () if event_id is None else ("fastpix_event_done",)
+    found = statements.rows(Workspace, using, sql, params, extra)
     return found[0] if found else None
 
 

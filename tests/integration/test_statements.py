@@ -203,12 +203,34 @@ def test_other_vendors_take_the_orm(workspace: Workspace, monkeypatch: pytest.Mo
 
 
 def test_rows_apply_the_fields_converters(workspace: Workspace) -> None:
-    """A raw read still decrypts: the encrypted secret comes back as its plaintext."""
+    """A read through rows() gives what the ORM gives: the secret decrypted, times aware
+    datetimes (SQLite returns text), JSON decoded; extra columns become attributes."""
     workspace.webhook_secret = "c2VjcmV0LXNlY3JldA=="
     workspace.save()
-    table = statements.table(connection, Workspace)
+    media = Media.objects.create(workspace=workspace, fastpix_id="m", metadata={"k": [1]})
+    workspaces = statements.table(connection, Workspace)
     (found,) = statements.rows(
-        Workspace, "default", f"SELECT * FROM {table} WHERE id = %s", [workspace.pk]
+        Workspace,
+        "default",
+        f"SELECT {statements.columns_of(connection, Workspace)}, 1 + 1 AS two "
+        f"FROM {workspaces} WHERE id = %s",
+        [workspace.pk],
+        ["two"],
     )
     assert str(found.webhook_secret) == "c2VjcmV0LXNlY3JldA=="
-    assert found == workspace
+    assert found.two == 2  # type: ignore[attr-defined]
+    expected = Workspace.objects.get(pk=workspace.pk)
+    assert {f.attname: getattr(found, f.attname) for f in Workspace._meta.concrete_fields} == {
+        f.attname: getattr(expected, f.attname) for f in Workspace._meta.concrete_fields
+    }
+    (read,) = statements.rows(
+        Media,
+        "default",
+        f"SELECT {statements.columns_of(connection, Media)} "
+        f"FROM {statements.table(connection, Media)} WHERE id = %s",
+        [media.pk],
+    )
+    stored = Media.objects.get(pk=media.pk)
+    assert read.created_at == stored.created_at and read.created_at.tzinfo is not None
+    assert read.metadata == {"k": [1]} and read.reference == stored.reference
+    assert not read._state.adding and read._state.db == "default"

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import IO
 
+import django_rq
 import pytest
 import requests
 from django.db import transaction
@@ -40,6 +41,7 @@ from django_fastpix.tasks import enqueue_recovery, enqueue_signing_key_prune, en
 from tests.conftest import subprocess_env
 from tests.processes import start_db_worker, start_rq_worker, stop, wait_for
 from tests.reliability_support import WEBHOOK_SECRET, event_body, signed, webhook_path
+from tests.settings import POOLED_RQ_CACHE, pooled_rq_caches
 from tests.testapp.models import Lesson
 
 # The test process and the workers alike: a fault fails the attempt at once (no transport
@@ -79,10 +81,16 @@ class Queue:
         "immediate",
         "db_workers",
         pytest.param("rq_workers", marks=pytest.mark.rq),
+        # The README's pooled set-up: RQ_QUEUES borrows a django-redis connection pool.
+        pytest.param("rq_workers_pooled", marks=pytest.mark.rq),
     ]
 )
 def queue(request, fake_api, settings, tmp_path) -> Iterator[Queue]:
-    alias = {"immediate": "default", "db_workers": "queue", "rq_workers": "rq"}[request.param]
+    alias = (
+        "rq"
+        if request.param.startswith("rq")
+        else {"immediate": "default"}.get(request.param, "queue")
+    )
     settings.FASTPIX = {**settings.FASTPIX, **TUNING, "TASK_BACKEND": alias}
     queue = Queue(alias)
     if request.param == "immediate":
@@ -94,8 +102,10 @@ def queue(request, fake_api, settings, tmp_path) -> Iterator[Queue]:
         **{f"FASTPIX_{key}": str(value) for key, value in tuning.items()},
     )
     queue.logs = [(tmp_path / f"worker{n}.log").open("w+b") for n in range(WORKERS)]
-    if request.param == "rq_workers":
+    if request.param.startswith("rq"):
         env["REDIS_URL"] = request.getfixturevalue("redis_url")
+        if request.param == "rq_workers_pooled":
+            use_pooled_rq(settings, env)
         start = start_rq_worker
     else:
         start = start_db_worker
@@ -107,6 +117,15 @@ def queue(request, fake_api, settings, tmp_path) -> Iterator[Queue]:
         stop(queue.procs)
         for log in queue.logs:
             log.close()
+
+
+def use_pooled_rq(settings, env: dict[str, str]) -> None:
+    """This process and the workers enqueue through a django-redis pool (tests/settings.py)."""
+    settings.CACHES = {**settings.CACHES, **pooled_rq_caches(env["REDIS_URL"])}
+    settings.RQ_QUEUES = {"default": {"USE_REDIS_CACHE": POOLED_RQ_CACHE}}
+    env["FASTPIX_TEST_RQ_POOLED"] = "1"
+    # One client, reused: a URL set-up would hand out a new client (and connection) each time.
+    assert django_rq.get_connection("default") is django_rq.get_connection("default")
 
 
 def linked(pk: int) -> bool:
