@@ -11,7 +11,7 @@ through the ORM. Either way the row, its defaults and Media's save signals are t
 from __future__ import annotations
 
 import contextlib
-from functools import cache
+from functools import cache, partial
 from typing import Any
 
 from django.db import IntegrityError, connections, models, router, transaction
@@ -21,6 +21,7 @@ from django.db.models.signals import post_save, pre_save
 
 from ..models import Media, Workspace
 from ..sources import MediaSource
+from .statements import column, statements_usable, written_once
 
 
 class StaleWorkspace(Exception):
@@ -59,23 +60,13 @@ def _statement_can_record(
 ) -> bool:
     """Whether ``_insert_by_statement`` can do the work: a vendor whose INSERT returns the new
     id, and a pointer (if any) in the source's own table on the same database."""
-    connection = connections[using]
     # RETURNING: PostgreSQL always, SQLite from 3.35 (Django 5.2 still runs on 3.31).
-    if connection.vendor not in STATEMENT_VENDORS:
-        return False
-    if not connection.features.can_return_columns_from_insert:
+    if not statements_usable(connections[using]):
         return False
     return pointer is None or (
         pointer.model is instance._meta.concrete_model
         and router.db_for_write(type(instance), instance=instance) == using
     )
-
-
-# A save costs what Django's ORM spends building a 25-column INSERT (about half the app's time
-# in a save), so the statement is written once per process and only its parameters per save.
-# PostgreSQL and SQLite both have INSERT ... SELECT ... RETURNING; other vendors take the ORM.
-STATEMENT_VENDORS = frozenset({"postgresql", "sqlite"})
-_SQL: dict[tuple[str, bool, models.Field[Any, Any] | None], str] = {}
 
 
 def _insert_by_statement(
@@ -148,21 +139,27 @@ def _insert_sql(
     so a stale id inserts nothing and returns no row. With ``pointer`` (PostgreSQL), the same
     statement points the source row's video field at the new media.
     """
-    key = (connection.vendor, checked, pointer)
-    if key in _SQL:
-        return _SQL[key]
+    return written_once(
+        ("media-insert", connection.vendor, checked, pointer),
+        partial(_write_insert_sql, connection, checked, pointer),
+    )
+
+
+def _write_insert_sql(
+    connection: BaseDatabaseWrapper, checked: bool, pointer: models.ForeignKey[Any, Any] | None
+) -> str:
     q = connection.ops.quote_name
-    media_pk = _column(connection, Media._meta.pk)
+    media_pk = column(connection, Media._meta.pk)
     workspace = q(Workspace._meta.db_table)
-    workspace_pk = f"{workspace}.{_column(connection, Workspace._meta.pk)}"
+    workspace_pk = f"{workspace}.{column(connection, Workspace._meta.pk)}"
     condition = f"{workspace_pk} = %s"
     if checked:
         condition += (
-            f" AND {workspace}.{_column(connection, Workspace._meta.get_field('slug'))} = %s"
+            f" AND {workspace}.{column(connection, Workspace._meta.get_field('slug'))} = %s"
         )
     fields = _media_fields()
     columns = ", ".join(
-        _column(connection, f) for f in (Media._meta.get_field("workspace"), *fields)
+        column(connection, f) for f in (Media._meta.get_field("workspace"), *fields)
     )
     selected = ", ".join([workspace_pk] + ["%s"] * len(fields))
     # Names from the models, quoted; every value is a parameter.
@@ -174,23 +171,17 @@ def _insert_sql(
         site = q(pointer.model._meta.db_table)
         sql = (
             f"WITH new_media AS ({sql}), pointed AS ("  # noqa: S608
-            f"UPDATE {site} SET {_column(connection, pointer)} = new_media.{media_pk} "
-            f"FROM new_media WHERE {site}.{_column(connection, pointer.model._meta.pk)} = %s) "
+            f"UPDATE {site} SET {column(connection, pointer)} = new_media.{media_pk} "
+            f"FROM new_media WHERE {site}.{column(connection, pointer.model._meta.pk)} = %s) "
             f"SELECT {media_pk} FROM new_media"
         )
-    _SQL[key] = sql
     return sql
 
 
 def _update_sql(connection: BaseDatabaseWrapper, pointer: models.ForeignKey[Any, Any]) -> str:
     table = connection.ops.quote_name(pointer.model._meta.db_table)
-    pk = _column(connection, pointer.model._meta.pk)
-    return f"UPDATE {table} SET {_column(connection, pointer)} = %s WHERE {pk} = %s"  # noqa: S608
-
-
-def _column(connection: BaseDatabaseWrapper, field: Any) -> str:
-    assert field.column, field  # a concrete field
-    return str(connection.ops.quote_name(field.column))
+    pk = column(connection, pointer.model._meta.pk)
+    return f"UPDATE {table} SET {column(connection, pointer)} = %s WHERE {pk} = %s"  # noqa: S608
 
 
 def _insert_by_orm(

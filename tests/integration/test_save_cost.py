@@ -21,7 +21,7 @@ from django.db.models.signals import post_save, pre_save
 
 from django_fastpix.adapter import FastPixAdapter
 from django_fastpix.models import Media, MediaStatus, Workspace
-from django_fastpix.services import media_insert
+from django_fastpix.services import media_insert, statements
 from tests.integration import test_source_save_queries as source_queries
 from tests.integration.test_source_save_queries import TRANSACTION_CONTROL, VIDEO, unregistered
 from tests.testapp.models import Lesson
@@ -194,7 +194,7 @@ def test_other_vendors_take_the_orm_and_write_the_same(
 ):
     """Where the prepared statement is not used (other vendors, a pointer in a parent table):
     ``save()`` and an UPDATE, the remembered workspace still checked by the INSERT."""
-    monkeypatch.setattr(media_insert, "STATEMENT_VENDORS", frozenset())
+    monkeypatch.setattr(statements, "VENDORS", frozenset())
     use_source(settings, "video")
     first = save(in_atomic, VIDEO)
     media = Media.objects.get()
