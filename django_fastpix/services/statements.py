@@ -127,36 +127,44 @@ def plain_values(obj: models.Model, fields: Sequence[Any]) -> bool:
     )
 
 
-def insert(obj: models.Model, using: str | None = None) -> None:
+def insert(obj: models.Model, using: str | None = None, *, ignore_conflicts: bool = False) -> bool:
     """``obj.save(force_insert=True)`` for a new row with an automatic primary key: the same
-    defaults, ``auto_now_add`` values, signals and new pk, from an INSERT written once."""
+    defaults, ``auto_now_add`` values, signals and new pk, from an INSERT written once.
+
+    ``ignore_conflicts``: a row that would break a unique constraint is not inserted (no
+    error, no failed statement: nothing to roll back) and False is returned, with no
+    ``post_save``. On the ORM's path (other vendors) the IntegrityError is raised instead.
+    """
     model = type(obj)
     using = using or router.db_for_write(model, instance=obj)
     connection = connections[using]
     meta = model._meta
-    if not statements_usable(connection) or obj.pk is not None:
-        obj.save(force_insert=True, using=using)
-        return
     fields = [f for f in meta.local_concrete_fields if f is not meta.pk]
-    if not plain_values(obj, fields):
+    if not statements_usable(connection) or obj.pk is not None or not plain_values(obj, fields):
         obj.save(force_insert=True, using=using)
-        return
+        return True
     pre_save.send(model, instance=obj, raw=False, using=using, update_fields=None)
     params = [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
     sql = written_once(
-        ("insert", connection.vendor, model),
+        ("insert", connection.vendor, model, ignore_conflicts),
         lambda: (
             f"INSERT INTO {table(connection, model)} "  # noqa: S608 - names from the model
             f"({', '.join(column(connection, f) for f in fields)}) "
-            f"VALUES ({placeholders(len(fields))}) RETURNING {column(connection, meta.pk)}"
+            f"VALUES ({placeholders(len(fields))})"
+            f"{' ON CONFLICT DO NOTHING' if ignore_conflicts else ''} "
+            f"RETURNING {column(connection, meta.pk)}"
         ),
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        (obj.pk,) = cursor.fetchone()
+        row = cursor.fetchone()
+    if row is None:
+        return False
+    obj.pk = row[0]
     obj._state.adding = False
     obj._state.db = using
     post_save.send(model, instance=obj, created=True, update_fields=None, raw=False, using=using)
+    return True
 
 
 def update_fields(obj: models.Model, names: Sequence[str], using: str | None = None) -> None:

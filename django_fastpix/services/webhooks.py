@@ -17,8 +17,7 @@ from functools import partial
 from typing import Any
 
 from django.db import IntegrityError, connections, router, transaction
-from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.models import Exists, F, OuterRef
+from django.db.models import F
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.debug import sensitive_variables
@@ -38,7 +37,7 @@ from ..models import (
     Workspace,
 )
 from ..webhook_handlers import handlers_for
-from . import statements
+from . import statements, webhook_workspaces
 from .live import LIVE_EVENT_PREFIX, apply_live_event, link_recording
 from .media import (
     FASTPIX_ID_WIDTH,
@@ -154,69 +153,33 @@ def is_probe(body: bytes) -> bool:
 def receive_at(slug: str, body: bytes, given_signature: str | None) -> Delivery | None:
     """``receive`` for the workspace named ``slug`` (None: there is none); the view's entry.
 
-    One query finds the workspace and whether this event id was already processed, so that
-    a redelivery of a processed event costs that query and the one counting it.
+    The workspace row comes from this process's memory when it was read in the last few
+    seconds (``webhook_workspaces``), so a delivery usually costs no read of it. A signature
+    the remembered secrets refuse is checked again against a fresh read: a secret set or
+    rotated in another process counts at once.
     """
     read = _read(body)
     event_id = read.envelope.event_id if read.envelope is not None else None
-    workspace = _workspace_at(slug, event_id)
-    if workspace is None:
+    found = webhook_workspaces.workspace_at(slug, event_id)
+    if found.workspace is None:
         return None
-    done = bool(getattr(workspace, "fastpix_event_done", False))
-    return receive(workspace, body, given_signature, already_done=done, read=read)
-
-
-def _workspace_at(slug: str, event_id: str | None) -> Workspace | None:
-    """The workspace named ``slug``, annotated ``fastpix_event_done`` when ``event_id`` is
-    given: whether that event is stored with a DONE outcome. Written once (statements.py)."""
-    using = router.db_for_read(Workspace)
-    connection = connections[using]
-    if not statements.statements_usable(connection):
-        return _workspace_at_by_orm(slug, event_id)
-    params = [slug] if event_id is None else [event_id, *DONE, slug]
-    sql = _workspace_sql(connection, event_id is not None)
-    extra = () if event_id is None else ("fastpix_event_done",)
-    found = statements.rows(Workspace, using, sql, params, extra)
-    return found[0] if found else None
-
-
-def _workspace_sql(connection: BaseDatabaseWrapper, with_event: bool) -> str:
-    def write() -> str:
-        workspaces = statements.table(connection, Workspace)
-        events = statements.table(connection, WebhookEvent)
-        pk = statements.column(connection, Workspace._meta.pk)
-        column = partial(_event_column, connection)
-        slug = statements.column(connection, Workspace._meta.get_field("slug"))
-        done = (
-            f", EXISTS(SELECT 1 FROM {events} "  # noqa: S608 - names from the models
-            f"WHERE {events}.{column('workspace')} = {workspaces}.{pk} "
-            f"AND {events}.{column('event_id')} = %s "
-            f"AND {events}.{column('outcome')} IN ({statements.placeholders(len(DONE))})"
-            f") AS fastpix_event_done"
+    try:
+        delivery = receive(
+            found.workspace, body, given_signature, read=read, already_done=found.event_done
         )
-        return (
-            f"SELECT {statements.columns_of(connection, Workspace)}"  # noqa: S608
-            f"{done if with_event else ''} FROM {workspaces} WHERE {workspaces}.{slug} = %s"
-        )
-
-    return statements.written_once(("workspace-at", connection.vendor, with_event), write)
-
-
-def _event_column(connection: BaseDatabaseWrapper, name: str) -> str:
-    return statements.column(connection, WebhookEvent._meta.get_field(name))
-
-
-def _workspace_at_by_orm(slug: str, event_id: str | None) -> Workspace | None:
-    workspaces = Workspace.objects.filter(slug=slug)
-    if event_id is not None:
-        workspaces = workspaces.annotate(
-            fastpix_event_done=Exists(
-                WebhookEvent.objects.filter(
-                    workspace=OuterRef("pk"), event_id=event_id, outcome__in=DONE
-                )
+        if found.remembered and delivery.status == 401:
+            found = webhook_workspaces.workspace_at(slug, event_id, fresh=True)
+            if found.workspace is None:
+                return None
+            delivery = receive(
+                found.workspace, body, given_signature, read=read, already_done=found.event_done
             )
-        )
-    return next(iter(workspaces[:1]), None)
+    except Exception:
+        webhook_workspaces.forget()  # a workspace deleted elsewhere, say: read it again next
+        raise
+    if delivery.status >= 500:
+        webhook_workspaces.forget()
+    return delivery
 
 
 def receive(
@@ -224,13 +187,14 @@ def receive(
     body: bytes,
     given_signature: str | None,
     *,
-    already_done: bool = False,
     read: Read | None = None,
+    already_done: bool | None = None,
 ) -> Delivery:
     """Verify, store and process one delivery; the answer tells FastPix whether to retry.
 
-    ``already_done``: the caller saw this event id stored and processed (``receive_at``);
-    ``read``: ``_read(body)``, if the caller did that already.
+    ``read``: ``_read(body)``, if the caller did that already. ``already_done``: the caller
+    read that this event is stored and done (``receive_at``; None: it does not know). A
+    redelivery is otherwise found by the INSERT of its event, which then inserts nothing.
     """
     if len(body) > int(fastpix_settings.WEBHOOK_MAX_BODY_BYTES):
         return Delivery(413, "Body too large.")
@@ -246,8 +210,8 @@ def receive(
         return read.problem
     assert read.envelope is not None
     envelope, payload = read.envelope, read.payload
-    if already_done and _count_done_redelivery(workspace, envelope):
-        return Delivery(200, "Duplicate delivery; already processed.")
+    if already_done:
+        return _redelivered(workspace, envelope)
     return _ingest(workspace, envelope, scrub_secrets(payload, envelope.type))
 
 
@@ -285,32 +249,6 @@ def _read(body: bytes) -> Read:
 DONE = (WebhookOutcome.PROCESSED, WebhookOutcome.IGNORED)
 
 
-def _count_done_redelivery(workspace: Workspace, envelope: Envelope) -> bool:
-    """Count a redelivery of a processed event; False if it is not (or no longer) one."""
-    using = router.db_for_write(WebhookEvent)
-    connection = connections[using]
-    if not statements.statements_usable(connection):
-        return bool(
-            WebhookEvent.objects.filter(
-                workspace=workspace, event_id=envelope.event_id, outcome__in=DONE
-            ).update(deliveries=F("deliveries") + 1)
-        )
-
-    def write() -> str:
-        column = partial(_event_column, connection)
-        return (
-            f"UPDATE {statements.table(connection, WebhookEvent)} "  # noqa: S608
-            f"SET {column('deliveries')} = {column('deliveries')} + 1 "
-            f"WHERE {column('workspace')} = %s AND {column('event_id')} = %s "
-            f"AND {column('outcome')} IN ({statements.placeholders(len(DONE))})"
-        )
-
-    sql = statements.written_once(("count-redelivery", connection.vendor), write)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [workspace.pk, envelope.event_id, *DONE])
-        return cursor.rowcount > 0
-
-
 def _ingest(workspace: Workspace, envelope: Envelope, payload: dict[str, Any]) -> Delivery:
     """Store a new delivery and apply it in ONE transaction.
 
@@ -327,7 +265,7 @@ def _ingest(workspace: Workspace, envelope: Envelope, payload: dict[str, Any]) -
     try:
         with transaction.atomic():
             stored = store_event(workspace, envelope, payload, outcome=expected)
-            if stored.outcome == WebhookOutcome.PROCESSED:
+            if stored is not None and stored.outcome == WebhookOutcome.PROCESSED:
                 _process_locked(stored)
     except Exception as exc:
         if stored is None:
@@ -335,6 +273,8 @@ def _ingest(workspace: Workspace, envelope: Envelope, payload: dict[str, Any]) -
                 return _redelivered(workspace, envelope, exc)
             raise
         return _record_failure(workspace, envelope, payload, exc)
+    if stored is None:
+        return _redelivered(workspace, envelope)
     return Delivery(200, "Processed.", stored)
 
 
@@ -355,6 +295,8 @@ def _store_for_worker(
             stored = store_event(workspace, envelope, payload)
     except IntegrityError as exc:
         return _redelivered(workspace, envelope, exc)
+    if stored is None:
+        return _redelivered(workspace, envelope)
     transaction.on_commit(partial(_hand_to_worker, stored))
     return Delivery(200, "Stored; queued for processing.", stored)
 
@@ -383,18 +325,51 @@ def _expected(event_type: str) -> str:
     return WebhookOutcome.IGNORED
 
 
-def _redelivered(workspace: Workspace, envelope: Envelope, error: IntegrityError) -> Delivery:
-    """A delivery whose event is stored already: count it; process it if not done yet."""
-    existing = WebhookEvent.objects.filter(workspace=workspace, event_id=envelope.event_id)
-    if not existing.update(deliveries=F("deliveries") + 1):
-        raise error  # not a duplicate: some other constraint; a real failure
-    event = existing.get()
+def _redelivered(
+    workspace: Workspace, envelope: Envelope, error: IntegrityError | None = None
+) -> Delivery:
+    """A delivery whose event is stored already: count it; process it if not done yet.
+
+    ``error``: the ORM's INSERT failed with it (other vendors), maybe for another reason.
+    """
+    event = _count_redelivery(workspace, envelope)
+    if event is None:
+        if error is not None:
+            raise error  # not a duplicate: some other constraint; a real failure
+        # Stored a moment ago and deleted since (by an operator, with its workspace?).
+        return Delivery(500, "The event could not be stored; deliver it again.")
     if event.outcome in DONE:
         return Delivery(200, "Duplicate delivery; already processed.", event)
     if not process_event(event):
         # Non-2xx: FastPix delivers again, and the stored failure is retried then.
         return Delivery(500, "Processing failed; recorded for retry.", event)
     return Delivery(200, "Processed.", event)
+
+
+def _count_redelivery(workspace: Workspace, envelope: Envelope) -> WebhookEvent | None:
+    """Count one more delivery of a stored event and return its row (None: not stored)."""
+    using = router.db_for_write(WebhookEvent)
+    connection = connections[using]
+    if not statements.statements_usable(connection):
+        existing = WebhookEvent.objects.filter(workspace=workspace, event_id=envelope.event_id)
+        existing.update(deliveries=F("deliveries") + 1)
+        return existing.first()
+
+    def write() -> str:
+        events = statements.table(connection, WebhookEvent)
+
+        def column(name: str) -> str:
+            return statements.column(connection, WebhookEvent._meta.get_field(name))
+
+        return (
+            f"UPDATE {events} SET {column('deliveries')} = {column('deliveries')} + 1 "  # noqa: S608
+            f"WHERE {column('workspace')} = %s AND {column('event_id')} = %s "
+            f"RETURNING {statements.columns_of(connection, WebhookEvent)}"
+        )
+
+    sql = statements.written_once(("count-redelivery", connection.vendor), write)
+    found = statements.rows(WebhookEvent, using, sql, [workspace.pk, envelope.event_id])
+    return found[0] if found else None
 
 
 def _record_failure(
@@ -408,10 +383,13 @@ def _record_failure(
         "traceback": traceback.format_exc()[-20000:],
         "processed_at": timezone.now(),
     }
+    event: WebhookEvent | None = None
     try:
         with transaction.atomic():
             event = store_event(workspace, envelope, payload, **failure)
     except IntegrityError:
+        pass  # the ORM's path (other vendors): stored already, as below
+    if event is None:
         # Stored meanwhile by a concurrent copy (whose outcome stands if it got through) or by
         # an earlier delivery that failed too.
         existing = WebhookEvent.objects.filter(workspace=workspace, event_id=envelope.event_id)
@@ -556,9 +534,11 @@ def _occurred_at(payload: dict[str, Any]) -> datetime | None:
 
 def store_event(
     workspace: Workspace, envelope: Envelope, payload: dict[str, Any], **values: Any
-) -> WebhookEvent:
-    """Insert the row of a new delivery (in the caller's transaction); IntegrityError if the
-    event id is stored already. ``webhook_received`` goes out once that transaction commits."""
+) -> WebhookEvent | None:
+    """Insert the row of a new delivery (in the caller's transaction); None if the event id is
+    stored already (a concurrent copy's INSERT waits for the first one's transaction to end).
+    On the ORM's path (other vendors) that is an IntegrityError instead. ``webhook_received``
+    goes out once the transaction commits."""
     if values.get("outcome", WebhookOutcome.PENDING) != WebhookOutcome.PENDING:
         values.setdefault("processed_at", timezone.now())
     event = WebhookEvent(
@@ -571,7 +551,8 @@ def store_event(
         occurred_at=envelope.occurred_at,
         **values,
     )
-    statements.insert(event)
+    if not statements.insert(event, ignore_conflicts=True):
+        return None
     signals.send_after_commit(signals.webhook_received, sender=WebhookEvent, event=event)
     return event
 

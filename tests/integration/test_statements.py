@@ -116,6 +116,20 @@ def test_insert_of_a_stored_event_id_raises_integrity_error(workspace: Workspace
     assert WebhookEvent.objects.filter(event_id="twice").count() == 1
 
 
+def test_insert_ignoring_conflicts_inserts_nothing_and_fails_nothing(
+    workspace: Workspace, signals_seen: list[tuple[str, dict[str, Any]]]
+) -> None:
+    assert statements.insert(event(workspace, "once"), ignore_conflicts=True)
+    signals_seen.clear()
+    with transaction.atomic():
+        again = event(workspace, "once")
+        assert not statements.insert(again, ignore_conflicts=True)
+        # No failed statement: the transaction goes on (PostgreSQL would refuse otherwise).
+        assert WebhookEvent.objects.filter(event_id="once").count() == 1
+    assert again.pk is None and again._state.adding
+    assert [name for name, _ in signals_seen] == ["pre_save"]  # no post_save: nothing saved
+
+
 def test_insert_writes_its_statement_once(workspace: Workspace) -> None:
     statements._SQL.clear()
     for n in range(3):
