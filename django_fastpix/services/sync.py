@@ -18,7 +18,7 @@ from ..client import Media as RemoteMedia
 from ..conf import fastpix_settings
 from ..exceptions import NotFoundError, SyncInProgressError
 from ..models import Media, MediaStatus, PlaybackId, Workspace
-from . import api
+from . import api, statements
 from .media import (
     FASTPIX_ID_WIDTH,
     advance_status,
@@ -291,8 +291,8 @@ def _write(workspace: Workspace, page: _Page, now: datetime, *, careful: bool) -
             # A stand-in row a webhook made since the read wins (it is at least as current).
             Media.objects.bulk_create(page.created, ignore_conflicts=True)
         else:
-            # Sets the new rows' ids where the database returns them (PostgreSQL, SQLite).
-            Media.objects.bulk_create(page.created)
+            # One INSERT that returns the new rows' ids (bulk_create on other vendors).
+            statements.insert_many(page.created)
     if page.updated:
         Media.objects.bulk_update(page.updated, sorted(page.changed_fields))
     if page.unchanged_pks:

@@ -16,6 +16,7 @@ from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import F, Value
 from django.db.models.signals import post_save, pre_save
 from django.db.models.sql.compiler import SQLInsertCompiler, SQLUpdateCompiler
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from django_fastpix.models import Media, MediaStatus, WebhookEvent, WebhookOutcome, Workspace
@@ -248,3 +249,47 @@ def test_rows_apply_the_fields_converters(workspace: Workspace) -> None:
     assert read.created_at == stored.created_at and read.created_at.tzinfo is not None
     assert read.metadata == {"k": [1]} and read.reference == stored.reference
     assert not read._state.adding and read._state.db == "default"
+
+
+def test_insert_many_is_one_statement_for_a_sync_page(
+    workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """50 media rows (24 columns each: 1,200 parameters, over Django 5.2's 999 on SQLite) go in
+    one INSERT that returns their ids in order; the rows are what bulk_create stores."""
+    rows = [
+        Media(workspace=workspace, fastpix_id=f"m{n:02d}", title=f"t{n}", metadata={"n": n})
+        for n in range(50)
+    ]
+    twins = [
+        Media(workspace=workspace, fastpix_id=f"b{n:02d}", title=f"t{n}", metadata={"n": n})
+        for n in range(50)
+    ]
+    Media.objects.bulk_create(twins)
+    refuse_orm_statements(monkeypatch)
+    with CaptureQueriesContext(connection) as ctx:
+        statements.insert_many(rows)
+    monkeypatch.undo()
+    assert len(ctx.captured_queries) == 1
+    by_id = {m.fastpix_id: m for m in Media.objects.filter(workspace=workspace)}
+    for row, twin in zip(rows, twins, strict=True):
+        stored = by_id[row.fastpix_id]
+        assert row.pk == stored.pk and not row._state.adding and row._state.db == "default"
+        assert row.created_at is not None and stored.created_at == row.created_at
+        twin_stored = by_id[twin.fastpix_id]
+        assert (stored.title, stored.metadata, stored.status, stored.workspace_id) == (
+            twin_stored.title,
+            twin_stored.metadata,
+            twin_stored.status,
+            twin_stored.workspace_id,
+        )
+
+
+def test_insert_many_splits_at_the_parameter_limit(
+    workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(statements, "parameter_limit", lambda connection: 60)  # 2 rows each
+    rows = [Media(workspace=workspace, fastpix_id=f"s{n}") for n in range(5)]
+    with CaptureQueriesContext(connection) as ctx:
+        statements.insert_many(rows)
+    assert len(ctx.captured_queries) == 3
+    assert sorted(Media.objects.values_list("pk", flat=True)) == sorted(r.pk for r in rows)
