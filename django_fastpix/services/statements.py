@@ -171,9 +171,11 @@ def insert(obj: models.Model, using: str | None = None, *, ignore_conflicts: boo
 
 def insert_many(objs: Sequence[models.Model], using: str | None = None) -> None:
     """``bulk_create(objs)`` for new rows of one model with automatic primary keys, each
-    given its new pk, in as few INSERTs as the database's own parameter limit allows: one for
-    a sync page (Django 5.2 caps SQLite at 999 parameters, which splits 50 media rows in two).
-    Like ``bulk_create``: ``auto_now_add`` values are set and no signal is sent."""
+    given its new pk. On SQLite, in as few INSERTs as the library's own parameter limit allows:
+    one for a sync page (Django 5.2 caps SQLite at 999 parameters, which splits 50 media rows
+    in two). Elsewhere ``bulk_create`` itself (on PostgreSQL, Django 5.2+ sends one
+    ``INSERT ... SELECT FROM UNNEST``, quicker to plan than a long VALUES list). Like
+    ``bulk_create``: ``auto_now_add`` values are set and no signal is sent."""
     if not objs:
         return
     model = type(objs[0])
@@ -182,7 +184,7 @@ def insert_many(objs: Sequence[models.Model], using: str | None = None) -> None:
     meta = model._meta
     fields = [f for f in meta.local_concrete_fields if f is not meta.pk]
     plain = all(obj.pk is None and plain_values(obj, fields) for obj in objs)
-    if not statements_usable(connection) or not plain:
+    if connection.vendor != "sqlite" or not statements_usable(connection) or not plain:
         model._default_manager.db_manager(using).bulk_create(objs)
         return
     per_statement = max(1, parameter_limit(connection) // len(fields))
@@ -219,10 +221,8 @@ def _insert_many_sql(
 
 
 def parameter_limit(connection: BaseDatabaseWrapper) -> int:
-    """How many parameters one statement may carry: PostgreSQL's protocol limit, or the
-    SQLite library's own (not Django 5.2's conservative 999)."""
-    if connection.vendor == "postgresql":
-        return 65535
+    """How many parameters one SQLite statement may carry: the library's own limit, not
+    Django 5.2's conservative 999."""
     connection.ensure_connection()
     getlimit = getattr(connection.connection, "getlimit", None)  # Python 3.11+
     if getlimit is not None:

@@ -291,7 +291,7 @@ def _write(workspace: Workspace, page: _Page, now: datetime, *, careful: bool) -
             # A stand-in row a webhook made since the read wins (it is at least as current).
             Media.objects.bulk_create(page.created, ignore_conflicts=True)
         else:
-            # One INSERT that returns the new rows' ids (bulk_create on other vendors).
+            # One INSERT that returns the new rows' ids, on SQLite under Django 5.2 too.
             statements.insert_many(page.created)
     if page.updated:
         Media.objects.bulk_update(page.updated, sorted(page.changed_fields))
