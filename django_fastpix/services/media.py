@@ -509,7 +509,9 @@ def lock_linked_media(workspace_id: int, remote: RemoteMedia) -> tuple[Media | N
     wanted = sorted({p.id for p in storable_playback_ids(remote)})
     using = router.db_for_write(Media)
     connection = connections[using]
-    if statements.statements_usable(connection):
+    # Each count of playback ids is a statement of its own (and, prepared, a plan per
+    # connection): a media reporting more than a few takes the ORM instead.
+    if statements.statements_usable(connection) and len(wanted) <= MAX_WRITTEN_PLAYBACK_IDS:
         sql = _lock_linked_sql(connection, len(wanted))
         found = statements.rows(
             Media, using, sql, [*wanted, workspace_id, remote.id], ["fastpix_known_playback_ids"]
@@ -527,6 +529,10 @@ def lock_linked_media(workspace_id: int, remote: RemoteMedia) -> tuple[Media | N
     return media, not wanted or (getattr(media, "fastpix_known_playback_ids", 0) or 0) == len(
         wanted
     )
+
+
+# FastPix media have one or two playback ids; more take the ORM (see lock_linked_media).
+MAX_WRITTEN_PLAYBACK_IDS = 8
 
 
 def _lock_linked_sql(connection: BaseDatabaseWrapper, wanted: int) -> str:

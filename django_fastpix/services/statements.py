@@ -4,8 +4,10 @@ Django's ORM spends 0.2-0.5 ms building each statement, more than PostgreSQL tak
 on loopback, and that was most of a webhook delivery's cost. The statements FastPix waits for
 are therefore written here once per database vendor, from the models' table and column names
 (quoted; every value a parameter), and run with only their parameters. Rows come back as model
-instances through ``raw()``, so each field's own converters (decryption included) still apply;
-writes send the same ``pre_save``/``post_save`` signals, with the same arguments, as ``save()``.
+instances with each field's own converters applied, as the ORM applies them (decryption
+included); writes send the same ``pre_save``/``post_save`` signals, with the same arguments,
+as ``save()``, and an error marks the surrounding ``atomic()`` for rollback as ``save()`` does.
+Models with parents (multi-table inheritance) or proxies take the ORM.
 
 PostgreSQL and SQLite are the vendors this app supports; on any other the callers keep the ORM.
 """
@@ -17,7 +19,8 @@ from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any, TypeVar
 
-from django.db import DatabaseError, connections, models, router
+from django.core.exceptions import FieldDoesNotExist
+from django.db import DatabaseError, connections, models, router, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models.signals import post_save, pre_save
 
@@ -142,9 +145,11 @@ def insert(obj: models.Model, using: str | None = None, *, ignore_conflicts: boo
     connection = connections[using]
     meta = model._meta
     fields = [f for f in meta.local_concrete_fields if f is not meta.pk]
-    if not statements_usable(connection) or obj.pk is not None or not plain_values(obj, fields):
+    if not _simple(connection, model) or obj.pk is not None or not plain_values(obj, fields):
         obj.save(force_insert=True, using=using)
         return True
+    # As save() does: an FK set from an object saved since takes its pk (or refuses).
+    obj._prepare_related_fields_for_save(operation_name="save")  # type: ignore[attr-defined]
     pre_save.send(model, instance=obj, raw=False, using=using, update_fields=None)
     params = [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
     sql = written_once(
@@ -157,16 +162,26 @@ def insert(obj: models.Model, using: str | None = None, *, ignore_conflicts: boo
             f"RETURNING {column(connection, meta.pk)}"
         ),
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        row = cursor.fetchone()
-    if row is None:
-        return False
-    obj.pk = row[0]
-    obj._state.adding = False
-    obj._state.db = using
-    post_save.send(model, instance=obj, created=True, update_fields=None, raw=False, using=using)
+    with transaction.mark_for_rollback_on_error(using):
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            row = cursor.fetchone()
+        if row is None:
+            return False
+        obj.pk = row[0]
+        obj._state.adding = False
+        obj._state.db = using
+        post_save.send(
+            model, instance=obj, created=True, update_fields=None, raw=False, using=using
+        )
     return True
+
+
+def _simple(connection: BaseDatabaseWrapper, model: type[models.Model]) -> bool:
+    """Whether a row of ``model`` is one row of one table this module can write: a usable
+    vendor, and no proxy or parent table (those take the ORM)."""
+    meta = model._meta
+    return statements_usable(connection) and not meta.proxy and not meta.parents
 
 
 def insert_many(objs: Sequence[models.Model], using: str | None = None) -> None:
@@ -184,10 +199,25 @@ def insert_many(objs: Sequence[models.Model], using: str | None = None) -> None:
     meta = model._meta
     fields = [f for f in meta.local_concrete_fields if f is not meta.pk]
     plain = all(obj.pk is None and plain_values(obj, fields) for obj in objs)
-    if connection.vendor != "sqlite" or not statements_usable(connection) or not plain:
+    if connection.vendor != "sqlite" or not _simple(connection, model) or not plain:
         model._default_manager.db_manager(using).bulk_create(objs)
         return
+    for obj in objs:
+        obj._prepare_related_fields_for_save(operation_name="bulk_create")  # type: ignore[attr-defined]
     per_statement = max(1, parameter_limit(connection) // len(fields))
+    # All batches or none, as bulk_create does.
+    with transaction.atomic(using=using, savepoint=False):
+        _insert_batches(connection, using, model, fields, objs, per_statement)
+
+
+def _insert_batches(
+    connection: BaseDatabaseWrapper,
+    using: str,
+    model: type[models.Model],
+    fields: Sequence[Any],
+    objs: Sequence[models.Model],
+    per_statement: int,
+) -> None:
     for start in range(0, len(objs), per_statement):
         batch = objs[start : start + per_statement]
         params = [
@@ -235,20 +265,15 @@ def update_fields(obj: models.Model, names: Sequence[str], using: str | None = N
     """``obj.save(update_fields=names)`` from an UPDATE written once per set of fields: the
     same ``auto_now`` values, signals, and error when the row is gone."""
     model = type(obj)
-    using = using or obj._state.db or router.db_for_write(model, instance=obj)
+    using = using or router.db_for_write(model, instance=obj)
     connection = connections[using]
-    if not statements_usable(connection):
-        obj.save(update_fields=names, using=using)
-        return
-    meta = model._meta
-    fields = [
-        f
-        for f in (meta.get_field(name) for name in dict.fromkeys(names))
-        if isinstance(f, models.Field) and f.concrete
-    ]
-    if len(fields) != len(set(names)) or not plain_values(obj, fields):
+    fields = _concrete_fields(model, names) if _simple(connection, model) else None
+    if fields is None or not plain_values(obj, fields):
         obj.save(update_fields=names, using=using)  # and its error for a name it refuses
         return
+    if not fields:
+        return  # save(update_fields=[]) writes nothing and sends nothing
+    meta = model._meta
     changed = frozenset(f.name for f in fields)
     pre_save.send(model, instance=obj, raw=False, using=using, update_fields=changed)
     params = [f.get_db_prep_save(f.pre_save(obj, False), connection) for f in fields]
@@ -261,10 +286,26 @@ def update_fields(obj: models.Model, names: Sequence[str], using: str | None = N
             f"WHERE {column(connection, meta.pk)} = %s"
         ),
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        if cursor.rowcount == 0:
-            raise DatabaseError("Save with update_fields did not affect any rows.")
-    post_save.send(
-        model, instance=obj, created=False, update_fields=changed, raw=False, using=using
-    )
+    with transaction.mark_for_rollback_on_error(using):
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            if cursor.rowcount == 0:
+                raise DatabaseError("Save with update_fields did not affect any rows.")
+        post_save.send(
+            model, instance=obj, created=False, update_fields=changed, raw=False, using=using
+        )
+
+
+def _concrete_fields(model: type[models.Model], names: Sequence[str]) -> list[Any] | None:
+    """The concrete fields ``names`` name (a field once, by name or attname); None if one
+    names none (``save()`` then raises its own error)."""
+    fields: dict[str, Any] = {}
+    for name in names:
+        try:
+            field = model._meta.get_field(name)
+        except FieldDoesNotExist:
+            return None
+        if not (isinstance(field, models.Field) and field.concrete) or field.primary_key:
+            return None
+        fields[field.attname] = field
+    return list(fields.values())

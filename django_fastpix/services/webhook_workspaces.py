@@ -10,7 +10,9 @@ it read for a few seconds. What that can delay, and what it cannot:
   more (a rotated-out secret stays valid for ``WEBHOOK_PREVIOUS_SECRET_WINDOW`` anyway).
 - A workspace deleted in another process fails its deliveries for at most that long (the
   event cannot be stored), after which its URL answers 404.
-- Anything saved or deleted in this process is seen at once (the model's signals clear it).
+- Anything saved or deleted in this process is seen once it commits: the model's signals
+  forget every remembered row then (and at once), and a read that was under way meanwhile is
+  not remembered.
 
 Each caller gets its own copy of the row: a handler that changes it changes nothing shared.
 """
@@ -22,7 +24,7 @@ import threading
 import time
 from typing import Any, NamedTuple
 
-from django.db import connections, router
+from django.db import connections, router, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Exists, OuterRef
 from django.db.models.signals import post_delete, post_save
@@ -34,6 +36,8 @@ WORKSPACE_TTL = 5.0
 
 _REMEMBERED: dict[tuple[str, str], tuple[float, Workspace]] = {}
 _LOCK = threading.Lock()
+# Bumped by every forget(): a read that began before one is not remembered (it may be stale).
+_generation = 0
 
 
 class Found(NamedTuple):
@@ -53,25 +57,34 @@ def workspace_at(slug: str, event_id: str | None = None, *, fresh: bool = False)
     using = router.db_for_read(Workspace)
     key = (using, slug)
     now = time.monotonic()
-    if not fresh:
-        with _LOCK:
-            found = _REMEMBERED.get(key)
-        if found is not None and found[0] > now:
-            return Found(copy.copy(found[1]), True, None)
+    with _LOCK:
+        found = None if fresh else _REMEMBERED.get(key)
+        generation = _generation
+    if found is not None and found[0] > now:
+        return Found(copy.copy(found[1]), True, None)
     workspace, done = _read(using, slug, event_id)
     with _LOCK:
         if workspace is None:
             _REMEMBERED.pop(key, None)
-        else:
+        elif generation == _generation:
             _REMEMBERED[key] = (now + WORKSPACE_TTL, copy.copy(workspace))
     return Found(workspace, False, done)
 
 
 def forget(*args: Any, **kwargs: Any) -> None:
-    """Drop every remembered workspace (a workspace was saved or deleted, or a delivery to a
-    remembered one failed unexpectedly)."""
+    """Drop every remembered workspace (a delivery to a remembered one failed unexpectedly;
+    or, through ``_workspace_changed``, a workspace was saved or deleted)."""
+    global _generation
     with _LOCK:
         _REMEMBERED.clear()
+        _generation += 1
+
+
+def _workspace_changed(sender: Any, instance: Workspace, using: str, **kwargs: Any) -> None:
+    # Now, and again once the change commits: a delivery read between the two would otherwise
+    # remember the row as it was before the commit.
+    forget()
+    transaction.on_commit(forget, using=using)
 
 
 # Outcomes after which a redelivery only counts (webhooks.DONE).
@@ -135,5 +148,9 @@ def _read_by_orm(
     return workspace, getattr(workspace, "fastpix_event_done", None)
 
 
-post_save.connect(forget, sender=Workspace, weak=False, dispatch_uid="fastpix-webhook-ws-save")
-post_delete.connect(forget, sender=Workspace, weak=False, dispatch_uid="fastpix-webhook-ws-delete")
+post_save.connect(
+    _workspace_changed, sender=Workspace, weak=False, dispatch_uid="fastpix-webhook-ws-save"
+)
+post_delete.connect(
+    _workspace_changed, sender=Workspace, weak=False, dispatch_uid="fastpix-webhook-ws-delete"
+)

@@ -284,8 +284,9 @@ def _store_for_worker(
     """Queued processing: store the delivery as pending, answer, and let a worker apply it.
 
     One INSERT, in autocommit when the site's request has no transaction (no BEGIN and COMMIT
-    round trips), in a savepoint when it has one (a duplicate's IntegrityError must not break
-    the site's transaction). The worker is handed the event once the row is committed.
+    round trips), in a savepoint when it has one (on other vendors a duplicate's INSERT fails,
+    which must not break the site's transaction). The worker is handed the event once the row
+    is committed.
     """
     try:
         if transaction.get_connection().in_atomic_block:
@@ -388,14 +389,16 @@ def _record_failure(
         with transaction.atomic():
             event = store_event(workspace, envelope, payload, **failure)
     except IntegrityError:
-        pass  # the ORM's path (other vendors): stored already, as below
+        # The ORM's INSERT on other vendors (stored already: as below), or the commit's check
+        # of a foreign key (the workspace was deleted meanwhile: nothing can be stored).
+        event = None
     if event is None:
         # Stored meanwhile by a concurrent copy (whose outcome stands if it got through) or by
         # an earlier delivery that failed too.
         existing = WebhookEvent.objects.filter(workspace=workspace, event_id=envelope.event_id)
         existing.update(deliveries=F("deliveries") + 1)
         existing.exclude(outcome__in=DONE).update(**failure)
-        event = existing.get()
+        event = existing.first()
     # Non-2xx: FastPix delivers again, and the stored failure is retried then.
     return Delivery(500, "Processing failed; recorded for retry.", event)
 

@@ -298,3 +298,52 @@ def test_insert_many_splits_at_the_parameter_limit(
         statements.insert_many(rows)
     assert len(ctx.captured_queries) == 3
     assert sorted(Media.objects.values_list("pk", flat=True)) == sorted(r.pk for r in rows)
+
+
+@pytest.mark.parametrize("write", ["save", "statement"])
+def test_a_failed_write_marks_the_transaction_for_rollback(
+    workspace: Workspace, write: str
+) -> None:
+    """As save() does: an error caught inside atomic() still rolls the block back."""
+    media = Media.objects.create(workspace=workspace, fastpix_id="gone")
+    Media.objects.filter(pk=media.pk).delete()
+    media.title = "late"
+    with transaction.atomic():
+        other = Media.objects.create(workspace=workspace, fastpix_id="kept?")
+        try:
+            if write == "save":
+                media.save(update_fields=["title"])
+            else:
+                statements.update_fields(media, ["title"])
+        except DatabaseError:
+            pass
+        assert transaction.get_connection().needs_rollback
+        transaction.set_rollback(False)  # what a caller must do to keep ``other``
+    assert Media.objects.filter(pk=other.pk).exists()
+
+
+def test_update_fields_of_no_field_writes_nothing(
+    workspace: Workspace, signals_seen: list[tuple[str, dict[str, Any]]]
+) -> None:
+    media = Media.objects.create(workspace=workspace, fastpix_id="m")
+    signals_seen.clear()
+    with CaptureQueriesContext(connection) as ctx:
+        statements.update_fields(media, [])
+    assert ctx.captured_queries == [] and signals_seen == []
+
+
+def test_update_fields_of_an_unknown_name_fails_as_save_does(workspace: Workspace) -> None:
+    media = Media.objects.create(workspace=workspace, fastpix_id="m")
+    with pytest.raises(ValueError) as by_save:
+        media.save(update_fields=["no_such_field"])
+    with pytest.raises(ValueError) as by_statement:
+        statements.update_fields(media, ["no_such_field"])
+    assert str(by_statement.value) == str(by_save.value)
+
+
+def test_update_fields_names_a_column_once_by_name_or_attname(workspace: Workspace) -> None:
+    media = Media.objects.create(workspace=workspace, fastpix_id="m")
+    with CaptureQueriesContext(connection) as ctx:
+        statements.update_fields(media, ["workspace", "workspace_id", "title"])
+    (update,) = [q["sql"] for q in ctx.captured_queries if q["sql"].startswith("UPDATE")]
+    assert update.count("workspace_id") == 1

@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
@@ -23,6 +23,12 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 OLD = base64.b64encode(b"the-old-webhook-secret-32-bytes!").decode()
 NEW = base64.b64encode(b"the-new-webhook-secret-32-bytes!").decode()
+
+
+@pytest.fixture(autouse=True)
+def remembered_for_the_whole_test(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A loaded CI machine may take more than 5 s between two requests of a test."""
+    monkeypatch.setattr(webhook_workspaces, "WORKSPACE_TTL", 3600.0)
 
 
 @pytest.fixture
@@ -124,3 +130,29 @@ def test_each_caller_gets_its_own_copy(hooked):
     assert again.remembered and again.workspace is not None
     assert again.workspace.name == "Production"
     assert len({id(again.workspace), id(read.workspace), *map(id, copies)}) == 4
+
+
+def test_a_read_under_way_when_a_change_lands_is_not_remembered(hooked, monkeypatch):
+    read = webhook_workspaces._read
+
+    def read_then_changed(*args, **kwargs):
+        found = read(*args, **kwargs)
+        webhook_workspaces.forget()  # another thread saved the workspace meanwhile
+        return found
+
+    monkeypatch.setattr(webhook_workspaces, "_read", read_then_changed)
+    assert not webhook_workspaces.workspace_at("prod").remembered
+    monkeypatch.undo()
+    assert not webhook_workspaces.workspace_at("prod").remembered  # read again, now kept
+    assert webhook_workspaces.workspace_at("prod").remembered
+
+
+def test_a_change_is_forgotten_again_when_it_commits(hooked):
+    """A row read after the save but before its commit (another thread would see the old
+    one) is dropped once the change commits."""
+    with transaction.atomic():
+        hooked.webhook_secret = NEW
+        hooked.save()
+        assert not webhook_workspaces.workspace_at("prod").remembered
+        assert webhook_workspaces.workspace_at("prod").remembered  # kept until the commit
+    assert not webhook_workspaces.workspace_at("prod").remembered
