@@ -2,15 +2,17 @@
 
     python benchmarks/source_save.py [--database-url URL] [--rounds 20] [--calls 50]
 
-The registered model is the test site's ``Lesson`` (``FASTPIX["MEDIA_SOURCES"]`` in
-tests/settings.py: workspace from a callable, title, metadata callable, a ``video_field``);
-the unregistered one is a proxy of it (same table, same columns, same INSERT), which no
-receiver listens to. Pairs, each contender interleaved call by call in a random order:
+The registered model is the test site's ``Lesson``, registered as the README shows a source
+(a workspace slug, a title field) with a ``video_field``; the unregistered one is a proxy of
+it (same table, same columns, same INSERT), which no receiver listens to. Pairs, each
+contender interleaved call by call in a random order:
 - new: ``objects.create(title=..., video_url=...)`` in autocommit, and inside
   ``transaction.atomic()`` (as the admin saves); the registered save records a pending media
   (its creation is queued on commit: the task backend here is a dummy that keeps the job in
   memory, so the queue's own cost, one INSERT or one Redis call, is not counted);
-- new, no video field: the same source without ``video_field`` (no pointer to write back);
+- new in atomic(), option callables: the test settings' source (workspace and metadata from
+  callables: site code, so the app's work keeps a savepoint of its own on PostgreSQL);
+- new, no video field: the plain source without ``video_field`` (no pointer to write back);
 - unchanged: a loaded object saved again with a new title and the same URL.
 Prints medians over rounds (each round's figure: the median of its calls) with the IQR, the
 extra time (median of the per-round differences) and ratio against the unregistered save, and
@@ -21,6 +23,7 @@ place (default: an in-memory SQLite database): use a throwaway one.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import random
 import statistics
@@ -77,13 +80,14 @@ def contenders() -> dict[str, tuple[Callable[[], object], Callable[[], object]]]
     """name -> (unregistered save, registered save)."""
     call_command("migrate", verbosity=0)
     Workspace.objects.get_or_create(slug="prod", defaults={"name": "bench"})
-    sources = settings.FASTPIX["MEDIA_SOURCES"]
-    without_field = {
-        "testapp.Lesson": {k: v for k, v in sources["testapp.Lesson"].items() if k != "video_field"}
+    plain = {"url_field": "video_url", "workspace": "prod", "title": "title"}
+    callables_settings = {**settings.FASTPIX, "TASK_BACKEND": "bench"}
+    settings.FASTPIX = {
+        **callables_settings,
+        "MEDIA_SOURCES": {"testapp.Lesson": {**plain, "video_field": "video"}},
     }
-    settings.FASTPIX = {**settings.FASTPIX, "TASK_BACKEND": "bench"}
     with_field_settings = settings.FASTPIX
-    without_field_settings = {**settings.FASTPIX, "MEDIA_SOURCES": without_field}
+    without_field_settings = {**settings.FASTPIX, "MEDIA_SOURCES": {"testapp.Lesson": plain}}
     counter = iter(range(10**9))
 
     def url() -> str:
@@ -99,15 +103,24 @@ def contenders() -> dict[str, tuple[Callable[[], object], Callable[[], object]]]
 
         return run
 
-    def create_without_field(model: type[Lesson]) -> Callable[[], object]:
-        def run() -> None:
-            settings.FASTPIX = without_field_settings
-            try:
-                model.objects.create(title="A lesson", video_url=url())
-            finally:
-                settings.FASTPIX = with_field_settings
+    def create_with(
+        fastpix: dict[str, Any], in_atomic: bool
+    ) -> Callable[..., Callable[[], object]]:
+        def contender(model: type[Lesson]) -> Callable[[], object]:
+            def run() -> None:
+                settings.FASTPIX = fastpix
+                try:
+                    with transaction.atomic() if in_atomic else contextlib.nullcontext():
+                        model.objects.create(title="A lesson", video_url=url())
+                finally:
+                    settings.FASTPIX = with_field_settings
 
-        return run
+            return run
+
+        return contender
+
+    create_without_field = create_with(without_field_settings, in_atomic=False)
+    create_with_callables = create_with(callables_settings, in_atomic=True)
 
     def unchanged(model: type[Lesson]) -> Callable[[], object]:
         obj = model.objects.get(pk=model.objects.create(title="x", video_url=url()).pk)
@@ -122,6 +135,10 @@ def contenders() -> dict[str, tuple[Callable[[], object], Callable[[], object]]]
     return {
         "new": (create(PlainLesson), create(Lesson)),
         "new in atomic()": (create_in_atomic(PlainLesson), create_in_atomic(Lesson)),
+        "new in atomic(), callables": (
+            create_with_callables(PlainLesson),
+            create_with_callables(Lesson),
+        ),
         "new, no video_field": (
             create_without_field(PlainLesson),
             create_without_field(Lesson),
@@ -187,7 +204,7 @@ def main() -> None:
         f"{args.rounds} rounds x {args.calls} calls per contender"
     )
     print(
-        f"{'save':<22}{'unregistered µs':>18}{'registered µs':>18}{'extra µs':>18}"
+        f"{'save':<28}{'unregistered µs':>18}{'registered µs':>18}{'extra µs':>18}"
         f"{'x':>18}{'statements':>14}"
     )
     rows = []
@@ -201,7 +218,7 @@ def main() -> None:
         qp, qr = queries[(name, "unregistered")], queries[(name, "registered")]
         statements = f"{qp[0]}→{qr[0]} ({qp[1]}→{qr[1]})"
         print(
-            f"{name:<22}{f'{p[1] * 1e6:.0f} ({p[0] * 1e6:.0f}-{p[2] * 1e6:.0f})':>18}"
+            f"{name:<28}{f'{p[1] * 1e6:.0f} ({p[0] * 1e6:.0f}-{p[2] * 1e6:.0f})':>18}"
             f"{f'{r[1] * 1e6:.0f} ({r[0] * 1e6:.0f}-{r[2] * 1e6:.0f})':>18}"
             f"{f'{extra[1] * 1e6:+.0f} ({extra[0] * 1e6:+.0f}-{extra[2] * 1e6:+.0f})':>18}"
             f"{f'{ratio[1]:.2f} ({ratio[0]:.2f}-{ratio[2]:.2f})':>18}{statements:>14}"

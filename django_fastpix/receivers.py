@@ -13,7 +13,7 @@ from . import signals
 from .adapter import FastPixAdapter, get_adapter
 from .models import AccessToken
 from .services.media import queue_deletion, requeue_pending
-from .services.sources import media_for_saved_source, media_of
+from .services.sources import media_for_saved_source, media_of, needs_no_savepoint
 from .sources import MediaSource, media_sources, source_for
 
 logger = logging.getLogger(__name__)
@@ -76,7 +76,8 @@ def source_saved(
     instance.__dict__.pop(SAVED_URL, None)
     using = router.db_for_write(sender, instance=instance)
     try:
-        if transaction.get_connection(using).in_atomic_block:
+        in_site_transaction = transaction.get_connection(using).in_atomic_block
+        if in_site_transaction and not (created and needs_no_savepoint(source, instance, using)):
             # Inside the site's transaction, everything the app does (its look-ups and the
             # adapter's callables too) is undone alone on failure: on PostgreSQL one failed
             # statement would otherwise abort the site's whole transaction.

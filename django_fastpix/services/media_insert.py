@@ -40,7 +40,7 @@ def insert_media(
     and raises ``StaleWorkspace``, writing nothing, if it no longer holds.
     """
     using = router.db_for_write(Media, instance=media)
-    if _statement_can_record(using, instance, pointer):
+    if statement_can_record(using, instance, pointer):
         _insert_by_statement(media, using, slug, instance, pointer)
     else:
         _insert_by_orm(media, using, slug, instance, pointer)
@@ -55,7 +55,7 @@ def video_fk(source: MediaSource, instance: models.Model) -> models.ForeignKey[A
     return field if isinstance(field, models.ForeignKey) else None
 
 
-def _statement_can_record(
+def statement_can_record(
     using: str, instance: models.Model, pointer: models.ForeignKey[Any, Any] | None
 ) -> bool:
     """Whether ``_insert_by_statement`` can do the work: a vendor whose INSERT returns the new

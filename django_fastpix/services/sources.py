@@ -8,14 +8,14 @@ from functools import partial
 from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
-from django.db import models, transaction
+from django.db import connections, models, transaction
 
 from .. import signals
-from ..adapter import get_adapter
+from ..adapter import FastPixAdapter, get_adapter
 from ..models import Media, MediaStatus, Workspace
 from ..sources import MediaSource
 from .media import MAX_URL_LENGTH, queue_creation, queue_deletion, url_problem
-from .media_insert import StaleWorkspace, insert_media, video_fk
+from .media_insert import StaleWorkspace, insert_media, statement_can_record, video_fk
 
 logger = logging.getLogger(__name__)
 
@@ -133,6 +133,37 @@ def media_for_saved_source(
     if current is not None and source.on_url_change == "delete":
         transaction.on_commit(partial(queue_deletion, current.pk))
     return media
+
+
+def needs_no_savepoint(source: MediaSource, instance: models.Model, using: str) -> bool:
+    """Whether a new object's media can be recorded inside the site's transaction without a
+    savepoint of its own: on PostgreSQL one failed statement aborts the whole transaction, so
+    the app's work normally runs in a savepoint (two more round trips), which undoes a failure
+    of the app's own statements or of the site's code it calls (adapter, option callables).
+
+    None is needed when that work is one statement that no value can make fail and no site
+    code runs: the default adapter, the workspace a slug already remembered, the title a
+    field, no metadata callable, a known access policy, an object id that fits, and the
+    single-statement INSERT (which also points the ``video_field``). What can still fail it
+    (a lost connection, a timeout) fails the site's own next statement just the same.
+    """
+    if connections[using].vendor != "postgresql" or type(get_adapter()) is not FastPixAdapter:
+        return False
+    model_fields = {f.name for f in instance._meta.concrete_fields}
+    return (
+        isinstance(source.workspace, str)
+        and source.workspace in _WORKSPACE_IDS
+        and source.access_policy in ("public", "private")
+        and source.metadata is None
+        and isinstance(source.title, str)
+        and source.title in model_fields
+        and source.url_field in model_fields
+        and len(str(instance.pk)) <= OBJECT_ID_WIDTH
+        and statement_can_record(using, instance, video_fk(source, instance))
+    )
+
+
+OBJECT_ID_WIDTH = int(Media._meta.get_field("object_id").max_length or 0)
 
 
 def _log_unresolved(label: str, exc: Exception) -> None:

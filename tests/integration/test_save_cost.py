@@ -209,7 +209,7 @@ def test_other_vendors_take_the_orm_and_write_the_same(
 
 def test_without_returning_the_statement_path_is_not_taken(monkeypatch):
     monkeypatch.setattr(connection.features, "can_return_columns_from_insert", False)
-    assert not media_insert._statement_can_record("default", Lesson(), None)
+    assert not media_insert.statement_can_record("default", Lesson(), None)
 
 
 @pytest.mark.skipif(
