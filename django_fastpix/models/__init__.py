@@ -6,10 +6,11 @@ from .media import Media, MediaStatus, PlaybackId
 from .signing_key import SigningKey, SigningKeyQuerySet, SigningKeyStatus
 from .token import AccessToken, AccessTokenQuerySet, TokenStatus
 from .upload import Upload, UploadQuerySet, UploadStatus
-from .webhook import WebhookEvent, WebhookOutcome
+from .webhook import DONE_OUTCOMES, WebhookEvent, WebhookOutcome
 from .workspace import Environment, Workspace
 
 __all__ = [
+    "DONE_OUTCOMES",
     "AccessToken",
     "AccessTokenQuerySet",
     "Environment",

@@ -16,6 +16,10 @@ class WebhookOutcome(models.TextChoices):
     FAILED = "failed", "Failed"
 
 
+# Outcomes after which a redelivery only counts: the event is applied (or ignored) for good.
+DONE_OUTCOMES = (WebhookOutcome.PROCESSED, WebhookOutcome.IGNORED)
+
+
 class WebhookEvent(models.Model):
     """One FastPix event, keyed by its id per workspace: a redelivery is a no-op."""
 

@@ -526,9 +526,9 @@ def lock_linked_media(workspace_id: int, remote: RemoteMedia) -> tuple[Media | N
         media = next(iter(rows.order_by()[:1]), None)
     if media is None:
         return None, False
-    return media, not wanted or (getattr(media, "fastpix_known_playback_ids", 0) or 0) == len(
-        wanted
-    )
+    # NULL (no such playback id) and no annotation (none wanted) both count as 0.
+    known = getattr(media, "fastpix_known_playback_ids", None) or 0
+    return media, known == len(wanted)
 
 
 # FastPix media have one or two playback ids; more take the ORM (see lock_linked_media).
@@ -542,13 +542,8 @@ def _lock_linked_sql(connection: BaseDatabaseWrapper, wanted: int) -> str:
         media = statements.table(connection, Media)
         playback = statements.table(connection, PlaybackId)
         pk = statements.column(connection, Media._meta.pk)
-
-        def media_column(name: str) -> str:
-            return statements.column(connection, Media._meta.get_field(name))
-
-        def playback_column(name: str) -> str:
-            return statements.column(connection, PlaybackId._meta.get_field(name))
-
+        media_column = partial(statements.field_column, connection, Media)
+        playback_column = partial(statements.field_column, connection, PlaybackId)
         known = "0"
         if wanted:
             known = (

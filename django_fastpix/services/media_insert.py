@@ -21,7 +21,7 @@ from django.db.models.signals import post_save, pre_save
 
 from ..models import Media, Workspace
 from ..sources import MediaSource
-from .statements import column, statements_usable, written_once
+from .statements import column, field_column, statements_usable, table, written_once
 
 
 class StaleWorkspace(Exception):
@@ -148,15 +148,12 @@ def _insert_sql(
 def _write_insert_sql(
     connection: BaseDatabaseWrapper, checked: bool, pointer: models.ForeignKey[Any, Any] | None
 ) -> str:
-    q = connection.ops.quote_name
     media_pk = column(connection, Media._meta.pk)
-    workspace = q(Workspace._meta.db_table)
+    workspace = table(connection, Workspace)
     workspace_pk = f"{workspace}.{column(connection, Workspace._meta.pk)}"
     condition = f"{workspace_pk} = %s"
     if checked:
-        condition += (
-            f" AND {workspace}.{column(connection, Workspace._meta.get_field('slug'))} = %s"
-        )
+        condition += f" AND {workspace}.{field_column(connection, Workspace, 'slug')} = %s"
     fields = _media_fields()
     columns = ", ".join(
         column(connection, f) for f in (Media._meta.get_field("workspace"), *fields)
@@ -164,11 +161,11 @@ def _write_insert_sql(
     selected = ", ".join([workspace_pk] + ["%s"] * len(fields))
     # Names from the models, quoted; every value is a parameter.
     sql = (
-        f"INSERT INTO {q(Media._meta.db_table)} ({columns}) "  # noqa: S608
+        f"INSERT INTO {table(connection, Media)} ({columns}) "  # noqa: S608
         f"SELECT {selected} FROM {workspace} WHERE {condition} RETURNING {media_pk}"
     )
     if pointer is not None:
-        site = q(pointer.model._meta.db_table)
+        site = table(connection, pointer.model)
         sql = (
             f"WITH new_media AS ({sql}), pointed AS ("  # noqa: S608
             f"UPDATE {site} SET {column(connection, pointer)} = new_media.{media_pk} "
@@ -179,9 +176,9 @@ def _write_insert_sql(
 
 
 def _update_sql(connection: BaseDatabaseWrapper, pointer: models.ForeignKey[Any, Any]) -> str:
-    table = connection.ops.quote_name(pointer.model._meta.db_table)
+    site = table(connection, pointer.model)
     pk = column(connection, pointer.model._meta.pk)
-    return f"UPDATE {table} SET {column(connection, pointer)} = %s WHERE {pk} = %s"  # noqa: S608
+    return f"UPDATE {site} SET {column(connection, pointer)} = %s WHERE {pk} = %s"  # noqa: S608
 
 
 def _insert_by_orm(

@@ -51,6 +51,11 @@ def column(connection: BaseDatabaseWrapper, field: Any) -> str:
     return str(connection.ops.quote_name(field.column))
 
 
+def field_column(connection: BaseDatabaseWrapper, model: type[models.Model], name: str) -> str:
+    """The column of ``model``'s field ``name``, quoted for ``connection``."""
+    return column(connection, model._meta.get_field(name))
+
+
 def table(connection: BaseDatabaseWrapper, model: type[models.Model]) -> str:
     return str(connection.ops.quote_name(model._meta.db_table))
 
@@ -153,14 +158,8 @@ def insert(obj: models.Model, using: str | None = None, *, ignore_conflicts: boo
     pre_save.send(model, instance=obj, raw=False, using=using, update_fields=None)
     params = [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
     sql = written_once(
-        ("insert", connection.vendor, model, ignore_conflicts),
-        lambda: (
-            f"INSERT INTO {table(connection, model)} "  # noqa: S608 - names from the model
-            f"({', '.join(column(connection, f) for f in fields)}) "
-            f"VALUES ({placeholders(len(fields))})"
-            f"{' ON CONFLICT DO NOTHING' if ignore_conflicts else ''} "
-            f"RETURNING {column(connection, meta.pk)}"
-        ),
+        ("insert", connection.vendor, model, 1, ignore_conflicts),
+        partial(_insert_sql, connection, model, fields, 1, ignore_conflicts),
     )
     with transaction.mark_for_rollback_on_error(using):
         with connection.cursor() as cursor:
@@ -224,8 +223,8 @@ def _insert_batches(
             f.get_db_prep_save(f.pre_save(obj, True), connection) for obj in batch for f in fields
         ]
         sql = written_once(
-            ("insert-many", connection.vendor, model, len(batch)),
-            partial(_insert_many_sql, connection, model, fields, len(batch)),
+            ("insert", connection.vendor, model, len(batch), False),
+            partial(_insert_sql, connection, model, fields, len(batch), False),
         )
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
@@ -236,17 +235,20 @@ def _insert_batches(
                 obj._state.db = using
 
 
-def _insert_many_sql(
+def _insert_sql(
     connection: BaseDatabaseWrapper,
     model: type[models.Model],
     fields: Sequence[Any],
     rows: int,
+    ignore_conflicts: bool,
 ) -> str:
+    """INSERT of ``rows`` rows of ``fields``, returning their primary keys."""
     values = ", ".join([f"({placeholders(len(fields))})"] * rows)
     return (
         f"INSERT INTO {table(connection, model)} "  # noqa: S608 - names from the model
-        f"({', '.join(column(connection, f) for f in fields)}) "
-        f"VALUES {values} RETURNING {column(connection, model._meta.pk)}"
+        f"({', '.join(column(connection, f) for f in fields)}) VALUES {values}"
+        f"{' ON CONFLICT DO NOTHING' if ignore_conflicts else ''} "
+        f"RETURNING {column(connection, model._meta.pk)}"
     )
 
 

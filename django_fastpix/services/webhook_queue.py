@@ -17,9 +17,9 @@ from django.utils import timezone
 
 from .. import jobs
 from ..conf import fastpix_settings
-from ..models import WebhookEvent, WebhookOutcome
+from ..models import DONE_OUTCOMES, WebhookEvent, WebhookOutcome
 from .media import creation_backoff
-from .webhooks import DONE, process_event
+from .webhooks import process_event
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +29,7 @@ JOB = "process_webhook_event"
 def attempt_event_processing(event_id: int, attempt: int = 1) -> None:
     """Apply one stored event (the task body); a failure queues the next attempt."""
     event = WebhookEvent.objects.filter(pk=event_id).first()
-    if event is None or event.outcome in DONE:
+    if event is None or event.outcome in DONE_OUTCOMES:
         return  # applied meanwhile (a redelivery, a duplicate job, an operator's replay)
     if process_event(event):
         return

@@ -22,6 +22,7 @@ from __future__ import annotations
 import copy
 import threading
 import time
+from functools import partial
 from typing import Any, NamedTuple
 
 from django.db import connections, router, transaction
@@ -29,7 +30,7 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Exists, OuterRef
 from django.db.models.signals import post_delete, post_save
 
-from ..models import WebhookEvent, WebhookOutcome, Workspace
+from ..models import DONE_OUTCOMES, WebhookEvent, Workspace
 from . import statements
 
 WORKSPACE_TTL = 5.0
@@ -87,16 +88,12 @@ def _workspace_changed(sender: Any, instance: Workspace, using: str, **kwargs: A
     transaction.on_commit(forget, using=using)
 
 
-# Outcomes after which a redelivery only counts (webhooks.DONE).
-_DONE = (WebhookOutcome.PROCESSED.value, WebhookOutcome.IGNORED.value)
-
-
 def _read(using: str, slug: str, event_id: str | None) -> tuple[Workspace | None, bool | None]:
     connection = connections[using]
     if not statements.statements_usable(connection):
         return _read_by_orm(using, slug, event_id)
     with_event = event_id is not None
-    params = [event_id, *_DONE, slug] if with_event else [slug]
+    params = [event_id, *DONE_OUTCOMES, slug] if with_event else [slug]
     extra = ["fastpix_event_done"] if with_event else []
     found = statements.rows(Workspace, using, _sql(connection, with_event), params, extra)
     if not found:
@@ -110,16 +107,13 @@ def _sql(connection: BaseDatabaseWrapper, with_event: bool) -> str:
         workspaces = statements.table(connection, Workspace)
         events = statements.table(connection, WebhookEvent)
         pk = statements.column(connection, Workspace._meta.pk)
-        slug = statements.column(connection, Workspace._meta.get_field("slug"))
-
-        def column(name: str) -> str:
-            return statements.column(connection, WebhookEvent._meta.get_field(name))
-
+        slug = statements.field_column(connection, Workspace, "slug")
+        column = partial(statements.field_column, connection, WebhookEvent)
         done = (
             f", EXISTS(SELECT 1 FROM {events} "  # noqa: S608 - names from the models
             f"WHERE {events}.{column('workspace')} = {workspaces}.{pk} "
             f"AND {events}.{column('event_id')} = %s "
-            f"AND {events}.{column('outcome')} IN ({statements.placeholders(len(_DONE))})"
+            f"AND {events}.{column('outcome')} IN ({statements.placeholders(len(DONE_OUTCOMES))})"
             f") AS fastpix_event_done"
         )
         return (
@@ -138,7 +132,7 @@ def _read_by_orm(
         workspaces = workspaces.annotate(
             fastpix_event_done=Exists(
                 WebhookEvent.objects.filter(
-                    workspace=OuterRef("pk"), event_id=event_id, outcome__in=_DONE
+                    workspace=OuterRef("pk"), event_id=event_id, outcome__in=DONE_OUTCOMES
                 )
             )
         )

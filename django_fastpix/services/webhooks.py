@@ -28,6 +28,7 @@ from ..conf import fastpix_settings
 from ..exceptions import InvalidResponseError, WebhookNotApplicable
 from ..fields import UndecryptableValue
 from ..models import (
+    DONE_OUTCOMES,
     Media,
     MediaStatus,
     Upload,
@@ -245,10 +246,6 @@ def _read(body: bytes) -> Read:
     return Read(None, payload, parsed)
 
 
-# Outcomes after which a redelivery only counts.
-DONE = (WebhookOutcome.PROCESSED, WebhookOutcome.IGNORED)
-
-
 def _ingest(workspace: Workspace, envelope: Envelope, payload: dict[str, Any]) -> Delivery:
     """Store a new delivery and apply it in ONE transaction.
 
@@ -339,7 +336,7 @@ def _redelivered(
             raise error  # not a duplicate: some other constraint; a real failure
         # Stored a moment ago and deleted since (by an operator, with its workspace?).
         return Delivery(500, "The event could not be stored; deliver it again.")
-    if event.outcome in DONE:
+    if event.outcome in DONE_OUTCOMES:
         return Delivery(200, "Duplicate delivery; already processed.", event)
     if not process_event(event):
         # Non-2xx: FastPix delivers again, and the stored failure is retried then.
@@ -358,10 +355,7 @@ def _count_redelivery(workspace: Workspace, envelope: Envelope) -> WebhookEvent 
 
     def write() -> str:
         events = statements.table(connection, WebhookEvent)
-
-        def column(name: str) -> str:
-            return statements.column(connection, WebhookEvent._meta.get_field(name))
-
+        column = partial(statements.field_column, connection, WebhookEvent)
         return (
             f"UPDATE {events} SET {column('deliveries')} = {column('deliveries')} + 1 "  # noqa: S608
             f"WHERE {column('workspace')} = %s AND {column('event_id')} = %s "
@@ -397,7 +391,7 @@ def _record_failure(
         # an earlier delivery that failed too.
         existing = WebhookEvent.objects.filter(workspace=workspace, event_id=envelope.event_id)
         existing.update(deliveries=F("deliveries") + 1)
-        existing.exclude(outcome__in=DONE).update(**failure)
+        existing.exclude(outcome__in=DONE_OUTCOMES).update(**failure)
         event = existing.first()
     # Non-2xx: FastPix delivers again, and the stored failure is retried then.
     return Delivery(500, "Processing failed; recorded for retry.", event)
@@ -570,7 +564,7 @@ def process_event(event: WebhookEvent) -> bool:
     try:
         with transaction.atomic():
             locked = WebhookEvent.objects.select_for_update().get(pk=event.pk)
-            if locked.outcome in DONE:
+            if locked.outcome in DONE_OUTCOMES:
                 event.refresh_from_db()
                 return True
             _process_locked(locked, always_save=True)
