@@ -86,11 +86,12 @@ class Queue:
     ]
 )
 def queue(request, fake_api, settings, tmp_path) -> Iterator[Queue]:
-    alias = (
-        "rq"
-        if request.param.startswith("rq")
-        else {"immediate": "default"}.get(request.param, "queue")
-    )
+    alias = {
+        "immediate": "default",
+        "db_workers": "queue",
+        "rq_workers": "rq",
+        "rq_workers_pooled": "rq",
+    }[request.param]
     settings.FASTPIX = {**settings.FASTPIX, **TUNING, "TASK_BACKEND": alias}
     queue = Queue(alias)
     if request.param == "immediate":
